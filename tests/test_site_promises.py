@@ -1,0 +1,146 @@
+"""The promises the site makes to its readers, checked over every page and snippet.
+
+- every Python block on a page is included from snippets/, and every snippet
+  is shown on some page;
+- no snippet is named after a module a reader imports;
+- importing a snippet opens no socket, and running it starts at `main()`;
+- no snippet teaches a pattern the site promises never to teach.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+SNIPPETS = ROOT / "snippets"
+TESTS = ROOT / "tests"
+
+PAGES = sorted(DOCS.rglob("*.md"))
+SNIPPET_FILES = sorted(
+    path
+    for path in SNIPPETS.rglob("*")
+    if path.is_file() and "__pycache__" not in path.parts
+)
+PYTHON_SNIPPETS = [path for path in SNIPPET_FILES if path.suffix == ".py"]
+
+FENCE = re.compile(r"^(?P<indent>\s*)(?P<marker>`{3,}|~{3,})\s*(?P<info>.*)$")
+PYTHON_LANGUAGES = {"py", "python", "python3", "pycon", "ipython"}
+INCLUDE = re.compile(r'^\s*--8<--\s+"(?P<path>[^":]+)(?::[^"]*)?"\s*$')
+
+
+def fenced_blocks(page: Path):
+    """Yield (line number, language, body lines) for each fenced block."""
+    lines = page.read_text(encoding="utf-8").splitlines()
+    index = 0
+    while index < len(lines):
+        opening = FENCE.match(lines[index])
+        index += 1
+        if not opening:
+            continue
+        marker, info = opening["marker"], opening["info"].strip()
+        language = info.lstrip("{.").split()[0].rstrip("}") if info else ""
+        start, body = index, []
+        while index < len(lines) and not lines[index].strip().startswith(marker):
+            body.append(lines[index])
+            index += 1
+        index += 1  # the closing fence
+        yield start, language.lower(), body
+
+
+def relative(path: Path) -> str:
+    return path.relative_to(ROOT).as_posix()
+
+
+@pytest.mark.parametrize("page", PAGES, ids=relative)
+def test_every_python_block_is_included_from_a_snippet(page):
+    inline = [
+        f"{relative(page)}:{line}"
+        for line, language, body in fenced_blocks(page)
+        if language in PYTHON_LANGUAGES
+        and not all(INCLUDE.match(text) for text in body if text.strip())
+    ]
+    assert inline == [], "write these blocks as files in snippets/ and include them"
+
+
+def included_snippets() -> set[Path]:
+    return {
+        SNIPPETS / match["path"]
+        for page in PAGES
+        for _, _, body in fenced_blocks(page)
+        for text in body
+        if (match := INCLUDE.match(text))
+    }
+
+
+def test_every_snippet_is_shown_on_a_page():
+    missing = sorted(relative(p) for p in set(SNIPPET_FILES) - included_snippets())
+    assert missing == [], "include these files in a page, or delete them"
+
+
+def importable_names() -> set[str]:
+    """Modules a reader may import: the standard library and installed packages."""
+    installed = importlib.metadata.packages_distributions()
+    return set(sys.stdlib_module_names) | set(installed)
+
+
+def test_no_snippet_or_test_shadows_a_module():
+    names = importable_names()
+    shadows = sorted(
+        relative(path)
+        for folder in (SNIPPETS, TESTS)
+        for path in folder.rglob("*")
+        if "__pycache__" not in path.parts
+        and (path.stem if path.is_file() and path.suffix == ".py" else path.name)
+        in names
+    )
+    assert shadows == [], "rename these: each hides a module that readers import"
+
+
+@pytest.mark.disable_socket
+@pytest.mark.parametrize("path", PYTHON_SNIPPETS, ids=relative)
+def test_importing_a_snippet_opens_no_socket(path, import_snippet):
+    # Sockets are disabled in this test: a snippet that connects or listens
+    # at import time, instead of in main(), fails here.
+    module = import_snippet(path.relative_to(SNIPPETS).as_posix())
+    assert callable(getattr(module, "main", None)), "a snippet starts at main()"
+    assert 'if __name__ == "__main__":' in path.read_text(encoding="utf-8")
+
+
+# Patterns the site promises never to teach. A file whose name starts with
+# legacy_ shows old code on purpose, to explain what breaks and why.
+FORBIDDEN = {
+    r"get_event_loop\(\)": "asyncio.get_event_loop() is deprecated: use asyncio.run()",
+    r"verify\s*=\s*False": "never switch TLS verification off: use a local CA",
+    r"CERT_NONE|check_hostname\s*=\s*False": "never switch TLS verification off",
+    r"0\.0\.0\.0": "bind to loopback, not to every interface",
+    r"def \w+\(websocket, path\)": "websockets handlers take one argument",
+}
+
+
+@pytest.mark.parametrize("path", PYTHON_SNIPPETS, ids=relative)
+def test_no_snippet_teaches_a_forbidden_pattern(path):
+    if path.name.startswith("legacy_"):
+        pytest.skip("shows legacy code on purpose")
+    source = path.read_text(encoding="utf-8")
+    found = [
+        reason for pattern, reason in FORBIDDEN.items() if re.search(pattern, source)
+    ]
+    assert found == []
+
+
+def test_lines_left_out_of_coverage_say_why():
+    # "# pragma: no cover" must be followed by the reason, e.g.
+    # "# pragma: no cover (Windows only)".
+    bare = [
+        f"{relative(path)}:{number}"
+        for path in PYTHON_SNIPPETS
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if re.search(r"pragma: no cover\s*$", line)
+    ]
+    assert bare == []
