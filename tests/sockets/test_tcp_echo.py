@@ -33,9 +33,10 @@ def test_oversized_message_is_refused_and_server_goes_on(
     limit = import_snippet(SERVER).MAX_MESSAGE_SIZE
     with start_server(SERVER) as server:
         # The server hangs up without a reply. The client sees a cut-off echo
-        # (ConnectionError) or, if the server closed with our data unread, a
-        # reset: ConnectionResetError, or ENOTCONN from shutdown(). All OSError.
-        with pytest.raises(OSError):
+        # or, if the server closed with our data unread, the reset that follows
+        # (from recv, sendall or shutdown, depending on timing).
+        refused = "incomplete echo|reset by peer|not connected|Broken pipe"
+        with pytest.raises(OSError, match=refused):
             client.echo(b"x" * (limit + extra), server.host, server.port)
         assert client.echo(b"next", server.host, server.port) == b"next"
     assert f"Refused: message over {limit} bytes" in server.output
