@@ -178,7 +178,7 @@ def _server_process(relative_path: str, *args: str) -> Iterator[RunningServer]:
     assert process.returncode == 0, f"{path.name} exited with {process.returncode}"
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def start_server():
     """Start a server snippet on a free loopback port; Ctrl+C stops it after the test.
 
@@ -220,3 +220,37 @@ def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
         env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
     )  # fmt: skip
     return site_dir
+
+
+# --- TLS with a local certificate authority --------------------------------
+
+
+@dataclass
+class LocalCertificates:
+    """PEM files from a certificate authority that exists only for this test run."""
+
+    ca_file: Path  # what a client trusts: pass it as cafile= or verify=
+    cert_file: Path  # the server's certificate chain, for 127.0.0.1, ::1, localhost
+    key_file: Path  # the server's private key
+
+
+@pytest.fixture(scope="session")
+def local_certificates(tmp_path_factory: pytest.TempPathFactory) -> LocalCertificates:
+    """A local CA (trustme) and a server certificate it issued, as files.
+
+    Servers take `--cert` and `--key`; clients verify with `ca_file`. TLS
+    verification stays on everywhere: this CA is what makes that possible.
+    """
+    import trustme
+
+    folder = tmp_path_factory.mktemp("tls")
+    ca = trustme.CA()
+    server_cert = ca.issue_cert("127.0.0.1", "::1", "localhost")
+    certificates = LocalCertificates(
+        folder / "ca.pem", folder / "server-chain.pem", folder / "server-key.pem"
+    )
+    ca.cert_pem.write_to_path(certificates.ca_file)
+    server_cert.private_key_pem.write_to_path(certificates.key_file)
+    for index, blob in enumerate(server_cert.cert_chain_pems):
+        blob.write_to_path(certificates.cert_file, append=index > 0)
+    return certificates
