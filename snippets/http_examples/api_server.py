@@ -75,6 +75,8 @@ async def read_json(request: web.Request) -> object:
     request.json() reads at most client_max_size bytes (413 beyond), and
     the timeout stops a client that sends half a body and then nothing.
     """
+    if request.content_type != "application/json":
+        raise web.HTTPUnsupportedMediaType(text="send application/json")
     try:
         return await asyncio.wait_for(request.json(), request.app[BODY_TIMEOUT_KEY])
     except json.JSONDecodeError as error:
@@ -285,6 +287,7 @@ def log_client_faults_briefly() -> None:
 
 
 # --8<-- [end:client_faults]
+# --8<-- [start:tls_context]
 def tls_context(cert_file: str, key_file: str) -> ssl.SSLContext:
     """A server-side TLS context with the certificate chain and its key."""
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -292,6 +295,7 @@ def tls_context(cert_file: str, key_file: str) -> ssl.SSLContext:
     return context
 
 
+# --8<-- [end:tls_context]
 # --8<-- [start:main]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

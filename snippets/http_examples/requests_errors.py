@@ -86,8 +86,8 @@ def main() -> None:
     base_url = parser.parse_args().url
 
     report("A missing note", f"{base_url}/notes/0")
-    # The server takes 1 s; we allow 0.25 s for the answer to start.
-    report("A slow answer", f"{base_url}/delay?seconds=1", timeout=(3.05, 0.25))
+    # The server takes 0.5 s; we allow 0.1 s for the answer to start.
+    report("A slow answer", f"{base_url}/delay?seconds=0.5", timeout=(3.05, 0.1))
     with port_without_server() as port:
         report("No server", f"http://127.0.0.1:{port}/")
 

@@ -4,6 +4,7 @@ The server runs with a certificate from make_local_ca.py, as a reader's does.
 """
 
 import importlib.util
+import re
 import socket
 import ssl
 import stat
@@ -53,6 +54,20 @@ def test_client_refuses_then_trusts_the_server_with_the_local_ca(
 ):
     ca_file = reader_certificates[0]
     run_example(CLIENT, "--url", https_url, "--ca-file", str(ca_file))
+
+
+def test_the_full_message_has_the_shape_the_page_shows(https_url, import_snippet):
+    client = import_snippet(CLIENT)
+    with pytest.raises(requests.exceptions.SSLError) as error:
+        client.get_greeting(https_url)
+    assert re.fullmatch(
+        r"HTTPSConnectionPool\(host='127\.0\.0\.1', port=\d+\): Max retries exceeded"
+        r" with url: / \(Caused by SSLError\(SSLCertVerificationError\(1, '\[SSL:"
+        r" CERTIFICATE_VERIFY_FAILED\] certificate verify failed: unable to get local"
+        r" issuer certificate \(_ssl\.c:\d+\)'\)\)\)",
+        str(error.value),
+    )
+    assert isinstance(error.value, requests.ConnectionError)
 
 
 def test_another_ca_is_not_trusted(https_url, import_snippet, local_certificates):

@@ -6,15 +6,18 @@ server survived it.
 
 import asyncio
 import json
+import logging
 import socket
 import struct
 
 import pytest
 import requests
+from aiohttp import web
+from aiohttp.http_exceptions import BadStatusLine
 
 API_SERVER = "http_examples/api_server.py"
 FILE_SERVER = "http_examples/file_server.py"
-SHORT = "0.3"  # seconds: the servers' timeouts, shortened for the tests
+SHORT = 0.2  # seconds: the servers' timeouts, shortened for the tests
 
 
 def raw_exchange(server, data: bytes) -> bytes:
@@ -140,6 +143,23 @@ def test_delay_answers_after_the_time_asked(api):
     assert response.json() == {"delayed": 0}
 
 
+def test_an_upload_announced_over_the_limit_gets_413_before_it_is_sent(
+    api, import_snippet
+):
+    limit = import_snippet(API_SERVER).MAX_UPLOAD_SIZE
+    header = (
+        "POST /upload HTTP/1.1\r\nHost: x\r\n"
+        "Content-Type: multipart/form-data; boundary=b\r\n"
+        f"Content-Length: {limit + 1}\r\n\r\n"
+    )
+    # Only the header: the server refuses on the announced length alone.
+    assert (
+        status_line(api, header.encode())
+        == b"HTTP/1.1 413 Request Entity Too Large\r\n"
+    )
+    assert still_serves(api)
+
+
 def test_an_upload_without_a_length_is_cut_off_at_the_limit(api, import_snippet):
     limit = import_snippet(API_SERVER).MAX_UPLOAD_SIZE
     boundary = "limit-test"
@@ -189,6 +209,12 @@ def test_notes_can_be_listed_by_tag(api):
     assert len(everything) >= 3
 
 
+def test_a_note_not_sent_as_json_gets_415(api):
+    response = requests.post(url(api, "/notes"), data='{"text": "t"}', timeout=5)
+    assert response.status_code == 415
+    assert response.json() == {"error": "send application/json"}
+
+
 def test_an_upload_without_a_file_field_gets_400(api):
     response = requests.post(
         url(api, "/upload"), files={"document": ("a.txt", b"text")}, timeout=5
@@ -201,7 +227,8 @@ def test_an_upload_without_a_file_field_gets_400(api):
     "half",
     [
         b"POST /notes HTTP/1.1\r\nHost: x\r\nContent-Le",
-        b'POST /notes HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"text": "cut',
+        b"POST /notes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b'Content-Length: 100\r\n\r\n{"text": "cut',
     ],
     ids=["half-header", "half-body"],
 )
@@ -219,26 +246,58 @@ def test_a_slow_answer_does_not_hold_up_other_clients(api):
         vanish(slow)  # and its handler is cancelled, not left running
 
 
-def test_silent_and_stalled_clients_are_cut_off_and_logged_in_one_line(start_server):
-    arguments = ("--idle-timeout", SHORT, "--body-timeout", SHORT)
-    with start_server(API_SERVER, *arguments) as server:
-        requests.get(url(server, "/notes/0"), timeout=5)
-        # A client that connects and never sends: closed after --idle-timeout.
-        with socket.create_connection((server.host, server.port), timeout=5) as silent:
-            assert silent.recv(1) == b""
-        # A client that stops mid-body: 408 after --body-timeout.
-        half = b"POST /notes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-        half += b'Content-Length: 100\r\n\r\n{"text": "and then nothing'
-        assert status_line(server, half) == b"HTTP/1.1 408 Request Timeout\r\n"
-        # A malformed request: 400, logged by aiohttp as an error.
-        status_line(server, b"GET / HTTP/9.9\r\nHost: x\r\n\r\n")
-        assert still_serves(server)
-    lines = server.output.splitlines()
-    assert lines[0] == '"GET /notes/0 HTTP/1.1" 404'
-    assert '"POST /notes HTTP/1.1" 408' in lines
-    # One line, no traceback: stderr stays empty (start_server checks it).
-    assert "Error handling request from 127.0.0.1: BadStatusLine" in lines
-    assert lines[-2:] == ['"GET / HTTP/1.1" 200', "Server stopped"]
+@pytest.mark.asyncio
+async def test_silent_and_stalled_clients_are_cut_off(import_snippet):
+    # In this process, with short timeouts: the app of api_server.py, run
+    # with the idle timeout its main() gives run_app() as keepalive_timeout.
+    server = import_snippet(API_SERVER)
+    app = server.make_app(body_timeout=SHORT)
+    runner = web.AppRunner(app, keepalive_timeout=SHORT, handler_cancellation=True)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    host, port = runner.addresses[0][:2]
+
+    async def first_line_after(data: bytes) -> bytes:
+        reader, writer = await asyncio.open_connection(host, port)
+        try:
+            writer.write(data)
+            return await asyncio.wait_for(reader.readline(), 5)
+        finally:
+            writer.close()
+            await writer.wait_closed()
+
+    half = b"POST /notes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    half += b'Content-Length: 100\r\n\r\n{"text": "and then nothing'
+    try:
+        silent, stalled = await asyncio.gather(
+            first_line_after(b""),  # connects, never sends: closed, nothing said
+            first_line_after(half),  # stops mid-body: 408
+        )
+    finally:
+        await runner.cleanup()
+    assert silent == b""
+    assert stalled == b"HTTP/1.1 408 Request Timeout\r\n"
+
+
+def test_client_faults_are_logged_in_one_line_and_bugs_in_full(import_snippet):
+    server = import_snippet(API_SERVER)
+
+    def record(error: BaseException) -> logging.LogRecord:
+        message, args = "Error handling request from %s", ("127.0.0.1",)
+        exc_info = (type(error), error, None)
+        return logging.LogRecord(
+            "aiohttp.server", logging.ERROR, __file__, 1, message, args, exc_info
+        )
+
+    malformed = record(BadStatusLine("HTTP/9.9"))
+    vanished = record(ConnectionResetError("Connection lost"))
+    bug = record(KeyError("note"))
+    assert server.is_client_fault(malformed)
+    assert server.is_client_fault(vanished)
+    assert not server.is_client_fault(bug)  # a bug keeps its traceback, on stderr
+    assert server.OneLine().format(malformed) == (
+        "Error handling request from 127.0.0.1: BadStatusLine"
+    )
 
 
 # --- http.server, serving files --------------------------------------------
@@ -257,7 +316,7 @@ def public(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def files(start_server, public):
-    arguments = ("--directory", str(public), "--client-timeout", SHORT)
+    arguments = ("--directory", str(public), "--client-timeout", str(SHORT))
     with start_server(FILE_SERVER, *arguments) as server:
         yield server
 
@@ -305,6 +364,6 @@ def test_file_server_survives_a_client_that_vanishes(start_server, public):
         vanish(sock)
         assert requests.get(url(server, "/missing"), timeout=5).status_code == 404
     # One line for the dropped client, none of the traceback the default prints.
-    assert "Dropped a client: ConnectionResetError: " in server.output
+    assert "Client went away: ConnectionResetError" in server.output
     assert '"GET /missing HTTP/1.1" 404 -' in server.output
     assert server.output.endswith("Server stopped\n")
