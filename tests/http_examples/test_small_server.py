@@ -153,10 +153,8 @@ def test_an_upload_announced_over_the_limit_gets_413_before_it_is_sent(
         f"Content-Length: {limit + 1}\r\n\r\n"
     )
     # Only the header: the server refuses on the announced length alone.
-    assert (
-        status_line(api, header.encode())
-        == b"HTTP/1.1 413 Request Entity Too Large\r\n"
-    )
+    # (The phrase after 413 depends on the Python version: check the number.)
+    assert status_line(api, header.encode()).startswith(b"HTTP/1.1 413 ")
     assert still_serves(api)
 
 
