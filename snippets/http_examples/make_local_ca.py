@@ -1,0 +1,53 @@
+"""Make a local certificate authority, and a certificate it signs for this machine.
+
+    python make_local_ca.py --folder certs
+
+writes certs/ca.pem (what clients trust), certs/server.pem and
+certs/server-key.pem (what the server presents). For development and tests
+only: trust this CA in your own clients, never in your system's trust store.
+"""
+
+import argparse
+from pathlib import Path
+
+import trustme
+
+# The names a client may use to reach a server on this machine: the
+# certificate is valid for these and nothing else.
+IDENTITIES = ("127.0.0.1", "::1", "localhost")
+
+
+# --8<-- [start:make]
+def make_certificates(folder: Path) -> tuple[Path, Path, Path]:
+    """Write the CA's certificate, and a server certificate and key, into `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    ca_file = folder / "ca.pem"
+    cert_file = folder / "server.pem"
+    key_file = folder / "server-key.pem"
+
+    ca = trustme.CA()  # a new key pair each run: nothing to leak or expire
+    server = ca.issue_cert(*IDENTITIES)
+    ca.cert_pem.write_to_path(ca_file)
+    # The chain: the server's certificate, then any intermediate ones.
+    for index, pem in enumerate(server.cert_chain_pems):
+        pem.write_to_path(cert_file, append=index > 0)
+    server.private_key_pem.write_to_path(key_file)
+    key_file.chmod(0o600)  # a private key is for its owner's eyes only
+    return ca_file, cert_file, key_file
+
+
+# --8<-- [end:make]
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--folder", type=Path, default=Path("certs"))
+    args = parser.parse_args()
+
+    for path in make_certificates(args.folder):
+        print(f"Wrote {path.name}")
+        #> Wrote ca.pem
+        #> Wrote server.pem
+        #> Wrote server-key.pem
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,137 @@
+"""HTTP by hand: one GET request over a TCP socket, and the response as it arrives.
+
+Start api_server.py first, then:
+
+    python raw_http_get.py
+"""
+
+import argparse
+import socket
+import sys
+from dataclasses import dataclass
+
+HOST = "127.0.0.1"
+PORT = 8080
+TIMEOUT = 5.0  # seconds: for connecting, and for each send and receive after
+MAX_HEADER_SIZE = 64 * 1024  # a server sending more header than this is broken
+# These change with the time and the machine; printed as "..." so that the
+# output shown on the page is the same on every run.
+VARYING_HEADERS = {"date", "server"}
+
+
+@dataclass
+class Response:
+    status_line: str
+    headers: list[tuple[str, str]]  # in the order they came, duplicates kept
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        """The first header called `name`: header names ignore case."""
+        for key, value in self.headers:
+            if key.lower() == name.lower():
+                return value
+        return None
+
+
+# --8<-- [start:request]
+def build_request(host: str, port: int, path: str) -> bytes:
+    lines = [
+        f"GET {path} HTTP/1.1",
+        # HTTP/1.1 requires Host: one address can serve many sites.
+        f"Host: {host}:{port}",
+        "Accept: application/json",
+        # We send one request only: the server may close after answering.
+        "Connection: close",
+    ]
+    # Each line ends with CRLF, and an empty line ends the header.
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
+
+
+# --8<-- [end:request]
+# --8<-- [start:read_header]
+def read_header(sock: socket.socket) -> tuple[bytes, bytes]:
+    """Read up to the empty line that ends the header; return it and what follows."""
+    data = b""
+    # recv() returns what has arrived so far: loop until the blank line is in.
+    while b"\r\n\r\n" not in data:
+        if len(data) > MAX_HEADER_SIZE:
+            raise ConnectionError(f"header over {MAX_HEADER_SIZE} bytes")
+        chunk = sock.recv(64 * 1024)
+        if not chunk:
+            raise ConnectionError("connection closed before the header ended")
+        data += chunk
+    header, _, rest = data.partition(b"\r\n\r\n")
+    return header, rest
+
+
+# --8<-- [end:read_header]
+def parse_header(header: bytes) -> tuple[str, list[tuple[str, str]]]:
+    status_line, *lines = header.decode("iso-8859-1").split("\r\n")
+    headers = []
+    for line in lines:
+        name, _, value = line.partition(":")
+        headers.append((name.strip(), value.strip()))
+    return status_line, headers
+
+
+# --8<-- [start:read_body]
+def read_body(sock: socket.socket, response: Response, received: bytes) -> bytes:
+    """Read the body: Content-Length bytes if the server said how many, else to EOF."""
+    if response.header("Transfer-Encoding"):
+        # Chunked bodies come in pieces, each with its own size: an HTTP
+        # library decodes them. We asked for none, so this is unexpected.
+        raise ConnectionError("chunked response: use an HTTP library")
+    chunks, size = [received], len(received)
+    length = response.header("Content-Length")
+    expected = int(length) if length is not None else None
+    while expected is None or size < expected:
+        chunk = sock.recv(64 * 1024)
+        if not chunk:
+            break  # the server closed: that is the end of the body
+        chunks.append(chunk)
+        size += len(chunk)
+    if expected is not None and size != expected:
+        raise ConnectionError(f"body cut short: {size} of {expected} bytes")
+    return b"".join(chunks)
+
+
+# --8<-- [end:read_body]
+# --8<-- [start:http_get]
+def http_get(host: str, port: int, path: str = "/") -> Response:
+    """Send GET `path` over a new TCP connection and read the whole response."""
+    with socket.create_connection((host, port), timeout=TIMEOUT) as sock:
+        sock.sendall(build_request(host, port, path))
+        header, rest = read_header(sock)
+        status_line, headers = parse_header(header)
+        response = Response(status_line, headers, b"")
+        response.body = read_body(sock, response, rest)
+    return response
+
+
+# --8<-- [end:http_get]
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default=HOST)
+    parser.add_argument("--port", type=int, default=PORT)
+    args = parser.parse_args()
+
+    try:
+        response = http_get(args.host, args.port)
+    except ConnectionRefusedError:
+        sys.exit(f"No server at {args.host}:{args.port}: start api_server.py")
+    print(response.status_line)
+    #> HTTP/1.1 200 OK
+    for name, value in response.headers:
+        print(f"{name}: {'...' if name.lower() in VARYING_HEADERS else value}")
+        #> Content-Type: application/json; charset=utf-8
+        #> Content-Length: 27
+        #> Date: ...
+        #> Server: ...
+        #> Connection: close
+    # After the header's blank line: the body, Content-Length bytes of it.
+    print(f"Body: {response.body.decode()}")
+    #> Body: {"message": "Hello, HTTP!"}
+
+
+if __name__ == "__main__":
+    main()

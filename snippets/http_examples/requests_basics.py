@@ -1,0 +1,106 @@
+"""requests, the basics: GET with a query and headers, POST a form and JSON.
+
+Start api_server.py first, then:
+
+    python requests_basics.py
+"""
+
+import argparse
+import sys
+
+import requests
+from requests.structures import CaseInsensitiveDict
+
+BASE_URL = "http://127.0.0.1:8080"
+# (connect, read) in seconds. Without a timeout, requests waits forever for a
+# server that accepted the connection and never answers.
+TIMEOUT = (3.05, 10)
+
+
+# --8<-- [start:get]
+def search(base_url: str, query: str, page: int) -> requests.Response:
+    """GET with a query string and headers; the echo route sends back what it got."""
+    response = requests.get(
+        f"{base_url}/echo",
+        # requests encodes the parameters: the space becomes "+".
+        params={"q": query, "page": page},
+        headers={"Accept": "application/json", "X-Request-Id": "basics-1"},
+        timeout=TIMEOUT,
+    )
+    response.raise_for_status()  # a 4xx or 5xx answer raises HTTPError
+    return response
+
+
+# --8<-- [end:get]
+# --8<-- [start:form]
+def send_form(base_url: str, fields: dict[str, str]) -> dict:
+    """POST fields as an HTML form would: application/x-www-form-urlencoded."""
+    response = requests.post(f"{base_url}/echo", data=fields, timeout=TIMEOUT)
+    response.raise_for_status()
+    return response.json()
+
+
+# --8<-- [end:form]
+# --8<-- [start:json]
+def create_note(base_url: str, text: str, tags: list[str]) -> requests.Response:
+    """POST a JSON body: json= serialises it and sets Content-Type for us."""
+    response = requests.post(
+        f"{base_url}/notes", json={"text": text, "tags": tags}, timeout=TIMEOUT
+    )
+    response.raise_for_status()
+    return response
+
+
+# --8<-- [end:json]
+# --8<-- [start:status]
+def get_note(base_url: str, note_id: int) -> dict:
+    """GET one note; a note that does not exist is a 404, raised as HTTPError."""
+    response = requests.get(f"{base_url}/notes/{note_id}", timeout=TIMEOUT)
+    # Without this line a 404 page would be parsed as if it were a note.
+    response.raise_for_status()
+    return response.json()
+
+
+# --8<-- [end:status]
+# --8<-- [start:main]
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", default=BASE_URL, help="the API server's base URL")
+    base_url = parser.parse_args().url
+
+    try:
+        response = search(base_url, "tcp timeouts", page=2)
+    except requests.ConnectionError:
+        sys.exit(f"No server at {base_url}: start api_server.py")
+    print(response.request.method, response.request.path_url)
+    #> GET /echo?q=tcp+timeouts&page=2
+    print(response.status_code, response.reason, response.headers["Content-Type"])
+    #> 200 OK application/json; charset=utf-8
+    received = response.json()  # the body, parsed from JSON
+    # Header names ignore case (the server spells this one X-Request-ID), but
+    # a dict from JSON does not: wrap it to look names up as HTTP does.
+    headers = CaseInsensitiveDict(received["headers"])
+    print(received["args"], headers["X-Request-Id"])
+    #> {'q': 'tcp timeouts', 'page': '2'} basics-1
+
+    received = send_form(base_url, {"name": "Ada", "topic": "HTTP"})
+    print(received["headers"]["Content-Type"], received["form"])
+    #> application/x-www-form-urlencoded {'name': 'Ada', 'topic': 'HTTP'}
+
+    response = create_note(base_url, "Always set a timeout", ["requests"])
+    note = response.json()
+    print(response.status_code, response.reason, note["text"], note["tags"])
+    #> 201 Created Always set a timeout ['requests']
+    print(get_note(base_url, note["id"]) == note)  # the note is stored
+    #> True
+
+    try:
+        get_note(base_url, 0)  # ids start at 1
+    except requests.HTTPError as error:
+        print(type(error).__name__, error.response.status_code, error.response.json())
+        #> HTTPError 404 {'error': 'no note 0'}
+
+
+# --8<-- [end:main]
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+"""A requests Session for a real client: shared headers, pooled connections, retries.
+
+Start api_server.py first, then:
+
+    python session_client.py
+"""
+
+import argparse
+import sys
+import uuid
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util import Retry
+
+BASE_URL = "http://127.0.0.1:8080"
+TIMEOUT = (3.05, 10)  # (connect, read) seconds: a Session has no default timeout
+
+# --8<-- [start:retry]
+RETRY = Retry(
+    total=3,  # at most 3 retries: 4 attempts in all
+    # Only methods that are safe to repeat: GET, HEAD, PUT, DELETE, OPTIONS,
+    # TRACE. Never POST: the first attempt may have created the note already.
+    allowed_methods=Retry.DEFAULT_ALLOWED_METHODS,
+    # Answers that mean "try again later". Not 500: a bug stays a bug.
+    status_forcelist=(429, 502, 503, 504),
+    # Waits before retries 2 and 3: 0.4 s, then 0.8 s (the first is at once),
+    # plus up to 0.1 s at random so that many clients do not retry in step.
+    backoff_factor=0.2,
+    backoff_jitter=0.1,
+    retry_after_max=30,  # a Retry-After header may ask for a wait: up to 30 s
+    # Not after a read timeout: the server may have done the work, and each
+    # retry would wait the whole read timeout again.
+    read=False,
+    # When retries run out, return the last answer: raise_for_status() then
+    # raises HTTPError, as it does without retries.
+    raise_on_status=False,
+)
+
+
+# --8<-- [end:retry]
+# --8<-- [start:session]
+def make_session(retry: Retry | None = None) -> requests.Session:
+    """A Session that retries as `retry` says (default: RETRY), and names itself."""
+    session = requests.Session()
+    adapter = HTTPAdapter(max_retries=retry or RETRY)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    # Sent with every request of this session.
+    session.headers.update(
+        {"User-Agent": "notes-client/1.0", "Accept": "application/json"}
+    )
+    return session
+
+
+# --8<-- [end:session]
+# --8<-- [start:calls]
+def create_note(session: requests.Session, base_url: str, text: str) -> dict:
+    response = session.post(f"{base_url}/notes", json={"text": text}, timeout=TIMEOUT)
+    response.raise_for_status()
+    return response.json()
+
+
+def notes_by_ids(session: requests.Session, base_url: str, ids: list[int]) -> list:
+    """GET each note; the session sends them all over one kept-alive connection."""
+    notes = []
+    for note_id in ids:
+        response = session.get(f"{base_url}/notes/{note_id}", timeout=TIMEOUT)
+        response.raise_for_status()
+        notes.append(response.json())
+    return notes
+
+
+# --8<-- [end:calls]
+# --8<-- [start:flaky]
+def call_flaky(
+    session: requests.Session, base_url: str, method: str, failures: int
+) -> requests.Response:
+    """Call /flaky, which answers 503 to the first `failures` attempts of a key."""
+    key = uuid.uuid4().hex  # a fresh key: the server counts attempts per key
+    return session.request(
+        method,
+        f"{base_url}/flaky",
+        params={"key": key, "failures": failures},
+        timeout=TIMEOUT,
+    )
+
+
+# --8<-- [end:flaky]
+# --8<-- [start:main]
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", default=BASE_URL, help="the API server's base URL")
+    base_url = parser.parse_args().url
+
+    # The with block closes the session's connections at the end.
+    with make_session() as session:
+        try:
+            created = [create_note(session, base_url, f"note {n}") for n in (1, 2)]
+        except requests.ConnectionError:
+            sys.exit(f"No server at {base_url}: start api_server.py")
+        notes = notes_by_ids(session, base_url, [note["id"] for note in created])
+        print([note["text"] for note in notes])
+        #> ['note 1', 'note 2']
+
+        response = call_flaky(session, base_url, "GET", failures=1)
+        # urllib3 keeps the attempts it retried: log them to see retries happen.
+        for attempt in response.raw.retries.history:
+            print(f"Retried after {attempt.method} got {attempt.status}")
+            #> Retried after GET got 503
+        print(response.status_code, response.json())
+        #> 200 {'attempts': 2}
+
+        response = call_flaky(session, base_url, "POST", failures=1)
+        print(response.status_code, response.json())  # POST: no retry
+        #> 503 {'error': 'attempt 1 fails'}
+
+
+# --8<-- [end:main]
+if __name__ == "__main__":
+    main()

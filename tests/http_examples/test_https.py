@@ -1,0 +1,115 @@
+"""Tests of the page "HTTPS with a local CA" (docs/http/https.md).
+
+The server runs with a certificate from make_local_ca.py, as a reader's does.
+"""
+
+import importlib.util
+import re
+import socket
+import ssl
+import stat
+from pathlib import Path
+
+import pytest
+import requests
+
+SNIPPETS = Path(__file__).resolve().parents[2] / "snippets"
+API_SERVER = "http_examples/api_server.py"
+MAKE_CA = "http_examples/make_local_ca.py"
+CLIENT = "http_examples/https_client.py"
+
+
+@pytest.fixture(scope="module")
+def reader_certificates(tmp_path_factory):
+    """What `python make_local_ca.py --folder certs` writes."""
+    spec = importlib.util.spec_from_file_location("make_local_ca", SNIPPETS / MAKE_CA)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.make_certificates(tmp_path_factory.mktemp("certs"))
+
+
+@pytest.fixture(scope="module")
+def https_server(start_server, reader_certificates):
+    _, cert_file, key_file = reader_certificates
+    with start_server(
+        API_SERVER, "--cert", str(cert_file), "--key", str(key_file)
+    ) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def https_url(https_server):
+    return f"https://{https_server.host}:{https_server.port}"
+
+
+def test_make_local_ca_writes_the_three_files(run_example, tmp_path):
+    run_example(MAKE_CA, "--folder", str(tmp_path / "certs"))
+    key_mode = stat.S_IMODE((tmp_path / "certs" / "server-key.pem").stat().st_mode)
+    assert key_mode == 0o600
+    ssl.create_default_context(cafile=tmp_path / "certs" / "ca.pem")  # a valid CA
+
+
+def test_client_refuses_then_trusts_the_server_with_the_local_ca(
+    https_url, reader_certificates, run_example
+):
+    ca_file = reader_certificates[0]
+    run_example(CLIENT, "--url", https_url, "--ca-file", str(ca_file))
+
+
+def test_the_full_message_has_the_shape_the_page_shows(https_url, import_snippet):
+    client = import_snippet(CLIENT)
+    with pytest.raises(requests.exceptions.SSLError) as error:
+        client.get_greeting(https_url)
+    assert re.fullmatch(
+        r"HTTPSConnectionPool\(host='127\.0\.0\.1', port=\d+\): Max retries exceeded"
+        r" with url: / \(Caused by SSLError\(SSLCertVerificationError\(1, '\[SSL:"
+        r" CERTIFICATE_VERIFY_FAILED\] certificate verify failed: unable to get local"
+        r" issuer certificate \(_ssl\.c:\d+\)'\)\)\)",
+        str(error.value),
+    )
+    assert isinstance(error.value, requests.ConnectionError)
+
+
+def test_another_ca_is_not_trusted(https_url, import_snippet, local_certificates):
+    # The CA of the tests' fixture did not sign the server's certificate.
+    client = import_snippet(CLIENT)
+    with pytest.raises(requests.exceptions.SSLError) as error:
+        client.get_greeting(https_url, str(local_certificates.ca_file))
+    assert client.why_not_trusted(error.value).startswith("CERTIFICATE_VERIFY_FAILED")
+
+
+def test_why_not_trusted_falls_back_to_the_message(import_snippet):
+    client = import_snippet(CLIENT)
+    error = requests.exceptions.SSLError("no certificate error inside")
+    assert client.why_not_trusted(error) == "no certificate error inside"
+
+
+def test_plain_http_to_the_https_port_fails_and_the_server_goes_on(
+    https_server, https_url, reader_certificates, import_snippet
+):
+    client = import_snippet(CLIENT)
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"http://{https_server.host}:{https_server.port}/", timeout=5)
+    # A client that connects and leaves before the TLS handshake.
+    socket.create_connection((https_server.host, https_server.port), timeout=5).close()
+    ca_file = str(reader_certificates[0])
+    assert client.get_greeting(https_url, ca_file) == {"message": "Hello, HTTP!"}
+
+
+def test_silent_server_makes_the_client_time_out(
+    import_snippet, silent_server, monkeypatch, reader_certificates
+):
+    client = import_snippet(CLIENT)
+    monkeypatch.setattr(client, "TIMEOUT", (0.1, 0.05))
+    host, port = silent_server
+    with pytest.raises(requests.Timeout):
+        client.get_greeting(f"https://{host}:{port}", str(reader_certificates[0]))
+
+
+def test_client_program_says_what_to_do_when_no_server(run_example, free_port):
+    url = f"https://127.0.0.1:{free_port}"
+    with pytest.raises(SystemExit) as exit_info:
+        run_example(CLIENT, "--url", url)
+    assert exit_info.value.code == (
+        f"No server at {url}: start api_server.py with --cert"
+    )

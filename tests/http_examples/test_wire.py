@@ -1,0 +1,111 @@
+"""Tests of the page "HTTP on the wire" (docs/http/wire.md)."""
+
+import json
+import re
+import socket
+
+import pytest
+
+CLIENT = "http_examples/raw_http_get.py"
+
+
+def test_client_prints_the_response(api_server, run_example):
+    run_example(CLIENT, "--host", api_server.host, "--port", str(api_server.port))
+
+
+def test_response_is_parsed_into_status_headers_and_body(api_server, import_snippet):
+    client = import_snippet(CLIENT)
+    response = client.http_get(api_server.host, api_server.port, "/notes/0")
+    assert response.status_line == "HTTP/1.1 404 Not Found"
+    # The two headers the program prints as "...": present, with real values.
+    assert response.header("date").endswith(" GMT")
+    assert re.fullmatch(r"Python/3\.\d+ aiohttp/[\d.]+", response.header("SERVER"))
+    assert json.loads(response.body) == {"error": "no note 0"}
+    assert int(response.header("Content-Length")) == len(response.body)
+
+
+def test_body_is_complete_at_content_length_without_waiting_for_close(
+    api_server, import_snippet
+):
+    client = import_snippet(CLIENT)
+    # No "Connection: close": the server keeps the connection open after
+    # answering, so a reader waiting for the close would time out.
+    request = f"GET / HTTP/1.1\r\nHost: {api_server.host}\r\n\r\n".encode()
+    address = (api_server.host, api_server.port)
+    with socket.create_connection(address, timeout=5) as sock:
+        sock.sendall(request)
+        header, rest = client.read_header(sock)
+        status_line, headers = client.parse_header(header)
+        response = client.Response(status_line, headers, b"")
+        body = client.read_body(sock, response, rest)
+    assert response.header("Connection") is None  # kept alive
+    assert json.loads(body) == {"message": "Hello, HTTP!"}
+
+
+def test_a_body_larger_than_one_recv_is_read_in_full(api_server, import_snippet):
+    client = import_snippet(CLIENT)
+    size = 1_000_000
+    response = client.http_get(
+        api_server.host, api_server.port, f"/download?size={size}"
+    )
+    assert len(response.body) == size == int(response.header("Content-Length"))
+
+
+def served(raw_response: bytes, reader, *args):
+    """Call `reader` on a socket that receives `raw_response`, then EOF."""
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        ours.settimeout(5)
+        theirs.sendall(raw_response)
+        theirs.close()
+        return reader(ours, *args)
+
+
+def read_whole_response(sock, client):
+    header, rest = client.read_header(sock)
+    response = client.Response(*client.parse_header(header), b"")
+    response.body = client.read_body(sock, response, rest)
+    return response
+
+
+def test_without_content_length_the_body_ends_at_close(import_snippet):
+    client = import_snippet(CLIENT)
+    raw = b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end"
+    response = served(raw, read_whole_response, client)
+    assert response.body == b"until the end"
+
+
+@pytest.mark.parametrize(
+    ("raw", "error"),
+    [
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\ncut",
+            "body cut short: 3 of 100",
+        ),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc", "chunked"),
+        (b"HTTP/1.1 200 OK\r\nContent-Le", "closed before the header ended"),
+        (b"HTTP/1.1 200 OK\r\nX: " + b"x" * 70_000, "header over 65536 bytes"),
+    ],
+    ids=["cut-short", "chunked", "header-cut", "header-too-large"],
+)
+def test_a_broken_response_raises_connection_error(import_snippet, raw, error):
+    client = import_snippet(CLIENT)
+    with pytest.raises(ConnectionError, match=error):
+        served(raw, read_whole_response, client)
+
+
+def test_silent_server_makes_the_client_time_out(
+    import_snippet, silent_server, monkeypatch
+):
+    client = import_snippet(CLIENT)
+    monkeypatch.setattr(client, "TIMEOUT", 0.05)
+    with pytest.raises(TimeoutError):
+        client.http_get(*silent_server)
+
+
+def test_client_program_says_what_to_do_when_no_server(run_example, free_port):
+    with pytest.raises(SystemExit) as exit_info:
+        run_example(CLIENT, "--port", str(free_port))
+    assert exit_info.value.code == (
+        f"No server at 127.0.0.1:{free_port}: start api_server.py"
+    )
