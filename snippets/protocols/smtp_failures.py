@@ -19,9 +19,7 @@ TIMEOUT = 10.0
 USER = "ada"
 
 
-def log_in(
-    host: str, port: int, password: str, context: ssl.SSLContext | None
-) -> None:
+def log_in(host: str, port: int, password: str, context: ssl.SSLContext | None) -> None:
     """Connect, switch to TLS (unless `context` is None) and log in."""
     with smtplib.SMTP(host, port, timeout=TIMEOUT) as smtp:
         if context is not None:

@@ -56,7 +56,7 @@ def send(
     host: str = HOST,
     port: int = PORT,
 ) -> None:
-    """Send `message` over TLS, logged in as `user`; raise if any recipient is refused."""
+    """Send `message` over TLS as `user`; raise if any recipient is refused."""
     # Verifies the server's certificate and name. cafile=None trusts the
     # system's authorities, which is right for a real mail server.
     context = ssl.create_default_context(cafile=cafile)

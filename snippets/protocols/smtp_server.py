@@ -131,9 +131,7 @@ def main() -> None:
     args.mailbox.mkdir(parents=True, exist_ok=True)
     context = tls_context(args.cert, args.key)
     try:
-        asyncio.run(
-            serve(args.host, args.port, context, args.mailbox, args.max_size)
-        )
+        asyncio.run(serve(args.host, args.port, context, args.mailbox, args.max_size))
     except KeyboardInterrupt:
         print("Server stopped")
 

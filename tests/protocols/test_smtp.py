@@ -59,7 +59,9 @@ def send(client, smtp_server, local_certificates):
     """Send a message as the reader's program does, to the test server."""
 
     def send(message, password=smtp_server.password, cafile=local_certificates.ca_file):
-        client.send(message, "ada", password, cafile, smtp_server.host, smtp_server.port)
+        client.send(
+            message, "ada", password, cafile, smtp_server.host, smtp_server.port
+        )
 
     return send
 
@@ -95,9 +97,7 @@ def test_send_program_prints_what_it_sent(
         "--host", smtp_server.host, "--port", str(smtp_server.port),
         "--cafile", str(local_certificates.ca_file),
     ]  # fmt: skip
-    [received] = received_after(
-        smtp_server, lambda: run_example(CLIENT, *arguments)
-    )
+    [received] = received_after(smtp_server, lambda: run_example(CLIENT, *arguments))
     message = email.message_from_bytes(received, policy=email.policy.default)
     assert message["Subject"] == "Weekly report"
     [attachment] = message.iter_attachments()
@@ -119,9 +119,7 @@ def test_server_receives_exactly_the_message_sent(client, send, smtp_server):
     assert attachment.get_content() == data
 
 
-def test_local_ca_program_makes_certificates_clients_verify(
-    run_example, tmp_path
-):
+def test_local_ca_program_makes_certificates_clients_verify(run_example, tmp_path):
     run_example(LOCAL_CA, "--folder", str(tmp_path))
     assert (tmp_path / "server.key").stat().st_mode & 0o777 == 0o600
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
@@ -168,7 +166,7 @@ def test_failures_program_shows_each_exception(
 
 def test_wrong_password_is_refused_and_next_login_works(client, send, smtp_server):
     with pytest.raises(smtplib.SMTPAuthenticationError) as refused:
-        send(a_message(client), password="wrong")
+        send(a_message(client), password="wrong")  # noqa: S106 (on purpose)
     assert refused.value.smtp_code == 535
     assert len(received_after(smtp_server, lambda: send(a_message(client)))) == 1
 
@@ -233,9 +231,7 @@ def read_reply(sock: socket.socket) -> bytes:
     return reply
 
 
-def test_garbage_gets_an_error_reply_and_the_server_goes_on(
-    client, send, smtp_server
-):
+def test_garbage_gets_an_error_reply_and_the_server_goes_on(client, send, smtp_server):
     with socket.create_connection((smtp_server.host, smtp_server.port), 5) as sock:
         assert read_reply(sock).startswith(b"220 ")
         # Every byte value but CR and LF, as one line: a 5xx error reply.
