@@ -14,6 +14,7 @@ import logging
 import ssl
 import sys
 import uuid
+import weakref
 from pathlib import Path
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
@@ -88,9 +89,10 @@ async def serve(
 ) -> None:
     loop = asyncio.get_running_loop()
     handler = SaveToFolder(mailbox)
+    sessions: weakref.WeakSet[SMTP] = weakref.WeakSet()  # the open connections
 
     def new_session() -> SMTP:  # one SMTP protocol object per connection
-        return SMTP(
+        session = SMTP(
             handler,
             hostname="localhost",  # the name in the greeting; no DNS lookup
             tls_context=context,
@@ -102,12 +104,22 @@ async def serve(
             timeout=CLIENT_TIMEOUT,
             loop=loop,
         )
+        sessions.add(session)
+        return session
 
     server = await loop.create_server(new_session, host, port)
-    async with server:
-        host, port = server.sockets[0].getsockname()[:2]
-        print(f"Listening on {host}:{port}", flush=True)
-        await server.serve_forever()
+    host, port = server.sockets[0].getsockname()[:2]
+    print(f"Listening on {host}:{port}", flush=True)
+    try:
+        # Not server.serve_forever(): on Ctrl+C it would wait for every
+        # client to leave (Python 3.12 and later), an idle one included.
+        await asyncio.get_running_loop().create_future()  # never done
+    finally:  # Ctrl+C: stop listening, then hang up on connected clients
+        server.close()
+        for session in list(sessions):
+            if session.transport is not None:
+                session.transport.close()
+        await server.wait_closed()
 
 
 # --8<-- [end:serve]

@@ -59,8 +59,23 @@ async def run_command(process: asyncssh.SSHServerProcess, root: Path) -> None:
 
 
 # --8<-- [end:command]
+class OpenConnections(asyncssh.SSHServer):
+    """Keeps the set of open connections, for the server to close when it stops."""
+
+    def __init__(self, connections: set[asyncssh.SSHServerConnection]) -> None:
+        self.connections = connections
+
+    def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
+        self.conn = conn
+        self.connections.add(conn)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.connections.discard(self.conn)
+
+
 # --8<-- [start:serve]
 async def serve(host: str, port: int, keys: Path, root: Path) -> None:
+    connections: set[asyncssh.SSHServerConnection] = set()
     # asyncssh takes file names as str: a Path here fails at the first login.
     server = await asyncssh.listen(
         host,
@@ -73,11 +88,20 @@ async def serve(host: str, port: int, keys: Path, root: Path) -> None:
         sftp_factory=functools.partial(asyncssh.SFTPServer, chroot=root),
         allow_scp=False,
         login_timeout=LOGIN_TIMEOUT,
+        server_factory=functools.partial(OpenConnections, connections),
     )
-    async with server:
-        host, port = server.sockets[0].getsockname()[:2]
-        print(f"Listening on {host}:{port}", flush=True)
-        await server.serve_forever()
+    host, port = server.sockets[0].getsockname()[:2]
+    print(f"Listening on {host}:{port}", flush=True)
+    try:
+        # Not server.serve_forever(): on Ctrl+C it would wait for every
+        # client to leave (Python 3.12 and later), an idle one included.
+        await asyncio.get_running_loop().create_future()  # never done
+    finally:  # Ctrl+C: stop listening, then close the connections still open
+        server.close()
+        for conn in list(connections):
+            conn.close()
+            await conn.wait_closed()
+        await server.wait_closed()
 
 
 # --8<-- [end:serve]

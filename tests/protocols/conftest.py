@@ -1,6 +1,9 @@
 """Fixtures of the protocols chapter."""
 
 import importlib.util
+import socket
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -24,3 +27,30 @@ def import_snippet_once():
         return module
 
     return load
+
+
+@pytest.fixture(scope="session")
+def idle_client():
+    """A client that connects, says nothing, and stays until the server has stopped.
+
+    A server fixture holds one across its server's shutdown: Ctrl+C must stop
+    a server promptly (with Python 3.12+, asyncio's serve_forever() would wait
+    for the client to leave) and close the client's socket (or a
+    ResourceWarning fails the server).
+
+        with idle_client() as connect_idle, start_server(...) as server:
+            connect_idle(server.host, server.port)
+    """
+
+    @contextmanager
+    def stays_connected() -> Iterator[Callable[[str, int], None]]:
+        with socket.socket() as sock:
+            sock.settimeout(5)
+
+            def connect(host: str, port: int) -> None:
+                sock.connect((host, port))
+                assert sock.recv(1024), "no greeting: the server did not accept"
+
+            yield connect
+
+    return stays_connected

@@ -28,7 +28,7 @@ class FileServer:
 
 @pytest.fixture(scope="module")
 def ftp_server(
-    start_server, local_certificates, tmp_path_factory, import_snippet_once
+    start_server, local_certificates, tmp_path_factory, import_snippet_once, idle_client
 ) -> Iterator[FileServer]:
     """One server for the whole module: no test here needs a fresh one."""
     root = tmp_path_factory.mktemp("ftp-root")
@@ -41,7 +41,8 @@ def ftp_server(
         "--failed-login-delay", "0.05",
     ]  # fmt: skip
     password = import_snippet_once(SERVER).PASSWORD
-    with start_server(SERVER, *arguments) as server:
+    with idle_client() as connect_idle, start_server(SERVER, *arguments) as server:
+        connect_idle(server.host, server.port)
         yield FileServer(server.host, server.port, root, password)
 
 

@@ -34,7 +34,7 @@ class MailServer:
 
 @pytest.fixture(scope="module")
 def smtp_server(
-    start_server, local_certificates, tmp_path_factory, import_snippet_once
+    start_server, local_certificates, tmp_path_factory, import_snippet_once, idle_client
 ) -> Iterator[MailServer]:
     """One server for the whole module: no test here needs a fresh one."""
     mailbox = tmp_path_factory.mktemp("mailbox")
@@ -45,7 +45,8 @@ def smtp_server(
         "--max-size", str(MAX_SIZE),
     ]  # fmt: skip
     password = import_snippet_once(SERVER).ACCOUNTS["ada"]
-    with start_server(SERVER, *arguments) as server:
+    with idle_client() as connect_idle, start_server(SERVER, *arguments) as server:
+        connect_idle(server.host, server.port)
         yield MailServer(server.host, server.port, mailbox, password)
 
 

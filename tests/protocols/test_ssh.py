@@ -28,7 +28,7 @@ class ShellServer:
 
 @pytest.fixture(scope="module")
 def ssh_server(
-    start_server, tmp_path_factory, import_snippet_once
+    start_server, tmp_path_factory, import_snippet_once, idle_client
 ) -> Iterator[ShellServer]:
     """One server for the whole module, with keys made for it by ssh_keys.py."""
     ssh_keys = import_snippet_once(KEYS)
@@ -37,7 +37,9 @@ def ssh_server(
         tmp_path_factory.mktemp("ssh-root"),
     )
     ssh_keys.make_keys(keys)
-    with start_server(SERVER, "--keys", str(keys), "--root", str(root)) as server:
+    arguments = ["--keys", str(keys), "--root", str(root)]
+    with idle_client() as connect_idle, start_server(SERVER, *arguments) as server:
+        connect_idle(server.host, server.port)
         # Host key checking stays on: known_hosts names the port it listens on.
         ssh_keys.write_known_hosts(keys, server.host, server.port)
         yield ShellServer(server.host, server.port, keys, root)
