@@ -55,6 +55,16 @@ class SaveToFolder:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options
+    ) -> str:
+        # A real server refuses what it cannot deliver. Here: the reserved
+        # top-level domain .invalid (RFC 2606), which no address can exist in.
+        if address.lower().endswith(".invalid"):
+            return "550 5.1.2 No such domain"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(
         self, server: SMTP, session: Session, envelope: Envelope
     ) -> str:
@@ -113,7 +123,7 @@ async def serve(
     try:
         # Not server.serve_forever(): on Ctrl+C it would wait for every
         # client to leave (Python 3.12 and later), an idle one included.
-        await asyncio.get_running_loop().create_future()  # never done
+        await loop.create_future()  # never done
     finally:  # Ctrl+C: stop listening, then hang up on connected clients
         server.close()
         for session in list(sessions):

@@ -56,6 +56,8 @@ async def run_command(process: asyncssh.SSHServerProcess, root: Path) -> None:
     process.stdout.write(output)
     process.stderr.write(errors)
     process.exit(status)
+    user = process.get_extra_info("username")
+    print(f"{user} ran {process.command!r}: exit status {status}", flush=True)
 
 
 # --8<-- [end:command]
@@ -113,7 +115,7 @@ def main() -> None:
     parser.add_argument("--root", type=Path, default=ROOT, help="the folder to serve")
     args = parser.parse_args()
 
-    # asyncssh logs failed logins and lost connections with `logging`.
+    # asyncssh reports its problems with `logging`: to stdout, with our lines.
     logging.basicConfig(stream=sys.stdout, format="%(levelname)s %(message)s")
     args.root.mkdir(parents=True, exist_ok=True)
     try:

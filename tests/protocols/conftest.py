@@ -54,3 +54,15 @@ def idle_client():
             yield connect
 
     return stays_connected
+
+
+@pytest.fixture
+def silent_server() -> Iterator[tuple[str, int]]:
+    """A server that accepts connections and never says a word.
+
+    The listening socket never calls accept(): the kernel completes each
+    connection all the same, so a client connects, then waits for a greeting
+    that never comes, until its timeout.
+    """
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        yield listener.getsockname()[:2]

@@ -196,6 +196,12 @@ def test_no_server_gives_connection_refused(client, free_port):
         client.connect("ada", "pw", None, "127.0.0.1", free_port)
 
 
+def test_a_server_that_never_answers_times_out(client, silent_server, monkeypatch):
+    monkeypatch.setattr(client, "TIMEOUT", 0.2)
+    with pytest.raises(TimeoutError):
+        client.connect("ada", "pw", None, *silent_server)
+
+
 def test_transfer_program_says_what_to_do_when_no_server(
     run_example, free_port, monkeypatch
 ):

@@ -199,6 +199,13 @@ def test_no_server_gives_connection_refused(client, free_port):
         client.send(a_message(client), "ada", "pw", None, "127.0.0.1", free_port)
 
 
+def test_a_server_that_never_answers_times_out(client, silent_server, monkeypatch):
+    monkeypatch.setattr(client, "TIMEOUT", 0.2)
+    # smtplib turns the TimeoutError of its read into SMTPServerDisconnected.
+    with pytest.raises(smtplib.SMTPServerDisconnected, match="timed out"):
+        client.send(a_message(client), "ada", "pw", None, *silent_server)
+
+
 def test_send_program_says_what_to_do_when_no_server(
     run_example, free_port, monkeypatch
 ):
@@ -208,6 +215,21 @@ def test_send_program_says_what_to_do_when_no_server(
     assert exit_info.value.code == (
         f"No server at 127.0.0.1:{free_port}: start smtp_server.py"
     )
+
+
+def test_a_refused_recipient_is_not_missed(client, send, smtp_server):
+    message = a_message(client)
+    message.replace_header("To", "bob@example.org, nobody@mail.invalid")
+    message.set_boundary("boundary-of-this-test")
+
+    def send_to_both():
+        with pytest.raises(smtplib.SMTPRecipientsRefused) as refused:
+            send(message)
+        assert list(refused.value.recipients) == ["nobody@mail.invalid"]
+
+    # The server took the message for Bob: one recipient only was refused.
+    [received] = received_after(smtp_server, send_to_both)
+    assert received == as_sent(message)
 
 
 def test_oversized_message_is_refused_and_next_works(client, send, smtp_server):

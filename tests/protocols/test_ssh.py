@@ -1,5 +1,6 @@
 """Tests of the page "SSH" (docs/protocols/ssh.md)."""
 
+import asyncio
 import hashlib
 import os
 import shutil
@@ -161,6 +162,15 @@ def test_failures_program_shows_each_exception(run_example, ssh_server):
 
 
 @pytest.mark.asyncio
+async def test_failures_program_fails_only_with_bad_input(import_snippet, ssh_server):
+    # The control: its log_in() works with the right key and known_hosts.
+    failures = import_snippet(FAILURES)
+    our_key = asyncssh.read_private_key(ssh_server.keys / "client_key")
+    known_hosts = str(ssh_server.keys / "known_hosts")
+    await failures.log_in(ssh_server.host, ssh_server.port, known_hosts, [our_key])
+
+
+@pytest.mark.asyncio
 async def test_a_key_the_server_does_not_know_is_refused(client, ssh_server, tmp_path):
     stranger = tmp_path / "stranger"
     stranger.write_bytes(
@@ -196,6 +206,18 @@ def test_client_program_refuses_a_server_it_does_not_know(
 async def test_no_server_gives_connection_refused(client, ssh_server, free_port):
     with pytest.raises(ConnectionRefusedError):
         async with connect(client, ssh_server, port=free_port):
+            pass  # pragma: no cover (never connected)
+
+
+@pytest.mark.asyncio
+async def test_a_server_that_never_answers_times_out(
+    client, ssh_server, silent_server, monkeypatch
+):
+    monkeypatch.setattr(client, "TIMEOUT", 0.2)
+    host, port = silent_server
+    # asyncio.TimeoutError: the built-in TimeoutError from Python 3.11 on.
+    with pytest.raises(asyncio.TimeoutError):
+        async with connect(client, ssh_server, host=host, port=port):
             pass  # pragma: no cover (never connected)
 
 
