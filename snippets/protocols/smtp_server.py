@@ -56,7 +56,12 @@ class SaveToFolder:
         self.folder = folder
 
     async def handle_RCPT(
-        self, server: SMTP, session: Session, envelope: Envelope, address: str, options
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        options: list[str],
     ) -> str:
         # A real server refuses what it cannot deliver. Here: the reserved
         # top-level domain .invalid (RFC 2606), which no address can exist in.

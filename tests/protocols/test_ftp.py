@@ -197,7 +197,7 @@ def test_no_server_gives_connection_refused(client, free_port):
 
 
 def test_a_server_that_never_answers_times_out(client, silent_server, monkeypatch):
-    monkeypatch.setattr(client, "TIMEOUT", 0.2)
+    monkeypatch.setattr(client, "TIMEOUT", 0.05)
     with pytest.raises(TimeoutError):
         client.connect("ada", "pw", None, *silent_server)
 

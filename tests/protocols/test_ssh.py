@@ -213,7 +213,7 @@ async def test_no_server_gives_connection_refused(client, ssh_server, free_port)
 async def test_a_server_that_never_answers_times_out(
     client, ssh_server, silent_server, monkeypatch
 ):
-    monkeypatch.setattr(client, "TIMEOUT", 0.2)
+    monkeypatch.setattr(client, "TIMEOUT", 0.05)
     host, port = silent_server
     # asyncio.TimeoutError: the built-in TimeoutError from Python 3.11 on.
     with pytest.raises(asyncio.TimeoutError):
