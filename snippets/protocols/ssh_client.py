@@ -14,6 +14,7 @@ import hashlib
 import shlex
 import sys
 import tempfile
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import asyncssh
@@ -32,7 +33,7 @@ def connect(
     user: str = USER,
     key: Path = KEYS / "client_key",
     known_hosts: Path = KEYS / "known_hosts",
-) -> asyncssh.SSHClientConnection:
+) -> AbstractAsyncContextManager[asyncssh.SSHClientConnection]:
     """Connect and log in with `key`: use as `async with connect(...) as conn`."""
     return asyncssh.connect(
         host,
