@@ -1,0 +1,92 @@
+"""What goes wrong with SMTP, and the exception each failure raises.
+
+Start smtp_server.py first, then:
+
+    python smtp_failures.py --cafile tls/ca.pem
+"""
+
+import argparse
+import smtplib
+import socket
+import ssl
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+HOST = "127.0.0.1"
+PORT = 8025
+TIMEOUT = 10.0
+USER = "ada"
+
+
+def log_in(host: str, port: int, password: str, context: ssl.SSLContext | None) -> None:
+    """Connect, switch to TLS (unless `context` is None) and log in."""
+    with smtplib.SMTP(host, port, timeout=TIMEOUT) as smtp:
+        if context is not None:
+            smtp.starttls(context=context)
+        smtp.login(USER, password)
+
+
+@contextmanager
+def port_without_server(host: str) -> Iterator[int]:
+    """A port where no server listens, as after a server has stopped."""
+    family = socket.getaddrinfo(host, None)[0][0]
+    # Bound, so no other program takes it, but not listening: a connection
+    # to it is refused, exactly as it is when the server has gone.
+    with socket.socket(family) as placeholder:
+        placeholder.bind((host, 0))
+        yield placeholder.getsockname()[1]
+
+
+def describe(error: Exception) -> str:
+    """The part of an error that tells a person what happened."""
+    if isinstance(error, smtplib.SMTPResponseException):
+        return f"{error.smtp_code} {error.smtp_error.decode()}"  # the server's reply
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return error.verify_message  # why the certificate was not trusted
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return str(error)
+
+
+def failure(attempt: Callable[..., object], *args: object) -> str:
+    """Run `attempt(*args)`, and say which exception it raised, and why."""
+    try:
+        attempt(*args)
+    except (smtplib.SMTPException, OSError) as error:
+        return f"{type(error).__name__}: {describe(error)}"
+    return "no error"  # pragma: no cover (each attempt on this page fails)
+
+
+# --8<-- [start:failures]
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default=HOST)
+    parser.add_argument("--port", type=int, default=PORT)
+    parser.add_argument("--cafile", type=Path, help="e.g. tls/ca.pem")
+    args = parser.parse_args()
+    host, port = args.host, args.port
+    ours = ssl.create_default_context(cafile=args.cafile)  # trusts our local CA
+    system = ssl.create_default_context()  # trusts the public authorities only
+
+    # A wrong password: the server refuses it, with a reply code.
+    print(failure(log_in, host, port, "guess", ours))
+    #> SMTPAuthenticationError: 535 5.7.8 Authentication credentials invalid
+
+    # A login before STARTTLS: the server does not even offer one.
+    print(failure(log_in, host, port, "guess", None))
+    #> SMTPNotSupportedError: SMTP AUTH extension not supported by server.
+
+    # A certificate signed by an authority the client does not trust.
+    print(failure(log_in, host, port, "guess", system))
+    #> SSLCertVerificationError: unable to get local issuer certificate
+
+    # No server any more.
+    with port_without_server(host) as closed_port:
+        print(failure(log_in, host, closed_port, "guess", ours))
+        #> ConnectionRefusedError: Connection refused
+
+
+# --8<-- [end:failures]
+if __name__ == "__main__":
+    main()

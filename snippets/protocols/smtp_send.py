@@ -1,0 +1,103 @@
+"""Send an email with an attachment: SMTP with STARTTLS and a login.
+
+Start smtp_server.py first, then:
+
+    python smtp_send.py --cafile tls/ca.pem
+
+It asks for the password (the test server's is "correct horse battery
+staple"), or reads it from the environment variable SMTP_PASSWORD.
+"""
+
+import argparse
+import getpass
+import mimetypes
+import os
+import smtplib
+import ssl
+import sys
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from pathlib import Path
+
+HOST = "127.0.0.1"
+PORT = 8025  # a real submission server listens on 587
+TIMEOUT = 10.0  # seconds: for connecting, and for each reply after that
+USER = "ada"
+
+
+# --8<-- [start:build]
+def build_message(
+    sender: str, recipient: str, subject: str, text: str, filename: str, data: bytes
+) -> EmailMessage:
+    """A plain-text email with one file attached."""
+    message = EmailMessage()  # the modern API: policy=email.policy.default
+    message["From"] = sender
+    message["To"] = recipient
+    message["Subject"] = subject
+    message["Date"] = formatdate(localtime=True)
+    # A domain of our own: without it, make_msgid() looks up this machine's name.
+    message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2])
+    message.set_content(text)
+    # The type tells the reader's mail program what to open the file with.
+    mime_type = mimetypes.guess_type(filename)[0] or "application/octet-stream"
+    maintype, subtype = mime_type.split("/")
+    # Bytes are sent base64-encoded: any file survives the trip unchanged.
+    message.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
+    return message
+
+
+# --8<-- [end:build]
+# --8<-- [start:send]
+def send(
+    message: EmailMessage,
+    user: str,
+    password: str,
+    cafile: Path | None = None,
+    host: str = HOST,
+    port: int = PORT,
+) -> None:
+    """Send `message` over TLS as `user`; raise if any recipient is refused."""
+    # Verifies the server's certificate and name. cafile=None trusts the
+    # system's authorities, which is right for a real mail server.
+    context = ssl.create_default_context(cafile=cafile)
+    with smtplib.SMTP(host, port, timeout=TIMEOUT) as smtp:
+        # Raises SMTPNotSupportedError if the server does not offer STARTTLS,
+        # rather than carrying on in clear text.
+        smtp.starttls(context=context)
+        smtp.login(user, password)  # only now: the password travels encrypted
+        refused = smtp.send_message(message)
+    # send_message() raises only if every recipient is refused; it returns the
+    # others, which are easy to miss.
+    if refused:
+        raise smtplib.SMTPRecipientsRefused(refused)
+
+
+# --8<-- [end:send]
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default=HOST)
+    parser.add_argument("--port", type=int, default=PORT)
+    parser.add_argument("--cafile", type=Path, help="e.g. tls/ca.pem")
+    parser.add_argument("--user", default=USER)
+    args = parser.parse_args()
+    # Never a password on the command line: other users see it in `ps`.
+    password = os.environ.get("SMTP_PASSWORD") or getpass.getpass()
+
+    report = b"day,orders\r\nMonday,12\r\nTuesday,17\r\n"
+    message = build_message(
+        "ada@example.com", "bob@example.org", "Weekly report",
+        "Hello Bob,\n\nThis week's orders are attached.\n\nAda\n",
+        "orders.csv", report,
+    )  # fmt: skip
+    try:
+        send(message, args.user, password, args.cafile, args.host, args.port)
+    except ConnectionRefusedError:
+        sys.exit(f"No server at {args.host}:{args.port}: start smtp_server.py")
+    except smtplib.SMTPAuthenticationError:
+        sys.exit(f"Login refused: wrong password for {args.user!r}?")
+    print(f"Sent {message['Subject']!r} to {message['To']}")
+    #> Sent 'Weekly report' to bob@example.org
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""What goes wrong with SSH, and the exception each failure raises.
+
+Start ssh_server.py first, then:
+
+    python ssh_failures.py
+"""
+
+import argparse
+import asyncio
+import os
+import socket
+from collections.abc import Awaitable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import asyncssh
+
+HOST = "127.0.0.1"
+PORT = 8022
+USER = "ada"
+KEYS = Path("ssh-keys")
+TIMEOUT = 10.0
+
+
+async def log_in(
+    host: str,
+    port: int,
+    known_hosts: str | asyncssh.SSHKnownHosts,
+    client_keys: list[asyncssh.SSHKey] | None = None,
+    password: str | None = None,
+) -> None:
+    """Connect and log in as USER with exactly these credentials, then leave."""
+    async with asyncssh.connect(
+        host, port, username=USER, known_hosts=known_hosts,
+        client_keys=client_keys, password=password,
+        agent_path=None, connect_timeout=TIMEOUT,
+    ):  # fmt: skip
+        pass
+
+
+@contextmanager
+def port_without_server(host: str) -> Iterator[int]:
+    """A port where no server listens, as after a server has stopped."""
+    family = socket.getaddrinfo(host, None)[0][0]
+    # Bound, so no other program takes it, but not listening: a connection
+    # to it is refused, exactly as it is when the server has gone.
+    with socket.socket(family) as placeholder:
+        placeholder.bind((host, 0))
+        yield placeholder.getsockname()[1]
+
+
+def describe(error: Exception) -> str:
+    """The part of an error that tells a person what happened."""
+    if isinstance(error, asyncssh.Error):
+        return error.reason
+    if isinstance(error, OSError) and error.errno:
+        # asyncio's message names the address; the system's says what happened.
+        return os.strerror(error.errno)
+    return str(error)  # pragma: no cover (every error on this page is one of above)
+
+
+async def failure(attempt: Awaitable[object]) -> str:
+    """Await `attempt`, and say which exception it raised, and why."""
+    try:
+        await attempt
+    except (asyncssh.Error, OSError) as error:
+        return f"{type(error).__name__}: {describe(error)}"
+    return "no error"  # pragma: no cover (each attempt on this page fails)
+
+
+# --8<-- [start:failures]
+async def show_failures(host: str, port: int, keys: Path) -> None:
+    known_hosts = str(keys / "known_hosts")  # lists the server's real key
+    our_key = asyncssh.read_private_key(keys / "client_key")
+    stranger = asyncssh.generate_private_key("ssh-ed25519")  # in no authorized_keys
+
+    # A key the server does not know, then a password it does not take.
+    print(await failure(log_in(host, port, known_hosts, client_keys=[stranger])))
+    #> PermissionDenied: Permission denied for user ada on host 127.0.0.1
+    wrong = "guess"  # the server takes no password at all: keys only
+    print(await failure(log_in(host, port, known_hosts, password=wrong)))
+    #> PermissionDenied: Permission denied for user ada on host 127.0.0.1
+
+    # A server whose key is not the one known_hosts lists for it: another
+    # machine answering at that address, or the same one reinstalled.
+    other_key = stranger.export_public_key().decode()
+    impostor = asyncssh.import_known_hosts(f"[{host}]:{port} {other_key}")
+    print(await failure(log_in(host, port, impostor, client_keys=[our_key])))
+    #> HostKeyNotVerifiable: Host key is not trusted for host 127.0.0.1
+
+    # No server any more.
+    with port_without_server(host) as closed_port:
+        print(await failure(log_in(host, closed_port, known_hosts, [our_key])))
+        #> ConnectionRefusedError: Connection refused
+
+
+# --8<-- [end:failures]
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default=HOST)
+    parser.add_argument("--port", type=int, default=PORT)
+    parser.add_argument("--keys", type=Path, default=KEYS, help="from ssh_keys.py")
+    args = parser.parse_args()
+    asyncio.run(show_failures(args.host, args.port, args.keys))
+
+
+if __name__ == "__main__":
+    main()
