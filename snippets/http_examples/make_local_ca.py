@@ -8,6 +8,7 @@ only: trust this CA in your own clients, never in your system's trust store.
 """
 
 import argparse
+import os
 from pathlib import Path
 
 import trustme
@@ -15,6 +16,15 @@ import trustme
 # The names a client may use to reach a server on this machine: the
 # certificate is valid for these and nothing else.
 IDENTITIES = ("127.0.0.1", "::1", "localhost")
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write a private key that only its owner may read (mode 0600)."""
+    # Created with that mode, not chmod-ed afterwards: at no moment can
+    # another user of the machine read it.
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with open(descriptor, "wb") as file:
+        file.write(data)
 
 
 # --8<-- [start:make]
@@ -25,14 +35,14 @@ def make_certificates(folder: Path) -> tuple[Path, Path, Path]:
     cert_file = folder / "server.pem"
     key_file = folder / "server-key.pem"
 
-    ca = trustme.CA()  # a new key pair each run: nothing to leak or expire
+    # The CA's own private key stays in memory and is never written: once this
+    # program exits, nobody can sign another certificate with it.
+    ca = trustme.CA()
     server = ca.issue_cert(*IDENTITIES)
     ca.cert_pem.write_to_path(ca_file)
     # The chain: the server's certificate, then any intermediate ones.
-    for index, pem in enumerate(server.cert_chain_pems):
-        pem.write_to_path(cert_file, append=index > 0)
-    server.private_key_pem.write_to_path(key_file)
-    key_file.chmod(0o600)  # a private key is for its owner's eyes only
+    cert_file.write_bytes(b"".join(pem.bytes() for pem in server.cert_chain_pems))
+    write_private(key_file, server.private_key_pem.bytes())
     return ca_file, cert_file, key_file
 
 

@@ -2,7 +2,7 @@
 
 Start ftp_server.py first, then:
 
-    python ftp_failures.py --cafile tls/ca.pem
+    python ftp_failures.py --cafile certs/ca.pem
 """
 
 import argparse
@@ -64,7 +64,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default=HOST)
     parser.add_argument("--port", type=int, default=PORT)
-    parser.add_argument("--cafile", type=Path, help="e.g. tls/ca.pem")
+    parser.add_argument("--cafile", type=Path, help="e.g. certs/ca.pem")
     args = parser.parse_args()
     host, port = args.host, args.port
     ours = ssl.create_default_context(cafile=args.cafile)  # trusts our local CA

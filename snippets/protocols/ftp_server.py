@@ -1,7 +1,7 @@
 """An FTP server that requires TLS, to try FTP clients on: one account, one folder.
 
-    python local_ca.py        # once: the certificates, in tls/
-    python ftp_server.py --cert tls/server.pem --key tls/server.key
+    python make_local_ca.py        # once: the certificates, in certs/
+    python ftp_server.py --cert certs/server.pem --key certs/server-key.pem
 
 It serves the folder ftp-root/ (--root) to the user "ada".
 """
@@ -68,8 +68,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default=HOST)
     parser.add_argument("--port", type=int, default=PORT, help="0 picks a free port")
-    parser.add_argument("--cert", type=Path, required=True, help="e.g. tls/server.pem")
-    parser.add_argument("--key", type=Path, required=True, help="e.g. tls/server.key")
+    parser.add_argument(
+        "--cert", type=Path, required=True, help="e.g. certs/server.pem"
+    )
+    parser.add_argument(
+        "--key", type=Path, required=True, help="e.g. certs/server-key.pem"
+    )
     parser.add_argument("--root", type=Path, default=ROOT, help="the folder to serve")
     parser.add_argument("--failed-login-delay", type=float, default=FAILED_LOGIN_DELAY)
     args = parser.parse_args()

@@ -2,7 +2,7 @@
 
 Start ftp_server.py first, then:
 
-    python ftp_transfer.py --cafile tls/ca.pem
+    python ftp_transfer.py --cafile certs/ca.pem
 
 It asks for the password (the test server's is "correct horse battery
 staple"), or reads it from the environment variable FTP_PASSWORD.
@@ -90,7 +90,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default=HOST)
     parser.add_argument("--port", type=int, default=PORT)
-    parser.add_argument("--cafile", type=Path, help="e.g. tls/ca.pem")
+    parser.add_argument("--cafile", type=Path, help="e.g. certs/ca.pem")
     parser.add_argument("--user", default=USER)
     args = parser.parse_args()
     # Never a password on the command line: other users see it in `ps`.

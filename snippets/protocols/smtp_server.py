@@ -3,8 +3,8 @@
 It takes mail only from clients that switch to TLS and log in, and delivers
 none: it saves each message, byte for byte as received, in a folder.
 
-    python local_ca.py        # once: the certificates, in tls/
-    python smtp_server.py --cert tls/server.pem --key tls/server.key
+    python make_local_ca.py        # once: the certificates, in certs/
+    python smtp_server.py --cert certs/server.pem --key certs/server-key.pem
 """
 
 import argparse
@@ -142,8 +142,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default=HOST)
     parser.add_argument("--port", type=int, default=PORT, help="0 picks a free port")
-    parser.add_argument("--cert", type=Path, required=True, help="e.g. tls/server.pem")
-    parser.add_argument("--key", type=Path, required=True, help="e.g. tls/server.key")
+    parser.add_argument(
+        "--cert", type=Path, required=True, help="e.g. certs/server.pem"
+    )
+    parser.add_argument(
+        "--key", type=Path, required=True, help="e.g. certs/server-key.pem"
+    )
     parser.add_argument("--mailbox", type=Path, default=MAILBOX)
     parser.add_argument("--max-size", type=int, default=MAX_MESSAGE_SIZE)
     args = parser.parse_args()

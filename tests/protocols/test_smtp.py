@@ -17,7 +17,6 @@ import pytest
 SERVER = "protocols/smtp_server.py"
 CLIENT = "protocols/smtp_send.py"
 FAILURES = "protocols/smtp_failures.py"
-LOCAL_CA = "protocols/local_ca.py"
 MAX_SIZE = 200_000  # the test server's limit, in bytes, well under the default
 
 
@@ -118,39 +117,6 @@ def test_server_receives_exactly_the_message_sent(client, send, smtp_server):
     [attachment] = parsed.iter_attachments()
     assert attachment.get_content_type() == "image/jpeg"
     assert attachment.get_content() == data
-
-
-def test_local_ca_program_makes_certificates_clients_verify(run_example, tmp_path):
-    run_example(LOCAL_CA, "--folder", str(tmp_path))
-    assert (tmp_path / "server.key").stat().st_mode & 0o777 == 0o600
-    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    server_context.load_cert_chain(tmp_path / "server.pem", tmp_path / "server.key")
-    client_context = ssl.create_default_context(cafile=tmp_path / "ca.pem")
-    assert tls_handshake(server_context, client_context, "127.0.0.1") == "ok"
-    # Valid for the names it was made for, and for no other.
-    with pytest.raises(ssl.SSLCertVerificationError, match="mismatch"):
-        tls_handshake(server_context, client_context, "example.com")
-
-
-def tls_handshake(server_context, client_context, server_name: str) -> str:
-    """A TLS handshake between two in-memory ends; raises what the client raises."""
-    to_server, to_client = ssl.MemoryBIO(), ssl.MemoryBIO()
-    from_client, from_server = ssl.MemoryBIO(), ssl.MemoryBIO()
-    server = server_context.wrap_bio(from_client, from_server, server_side=True)
-    client = client_context.wrap_bio(to_client, to_server, server_hostname=server_name)
-    for _ in range(10):  # a TLS 1.3 handshake takes two round trips
-        for end in (client, server):
-            try:
-                end.do_handshake()
-            except ssl.SSLWantReadError:
-                pass
-            except ssl.SSLError:
-                if end is client:
-                    raise
-        from_client.write(to_server.read())
-        to_client.write(from_server.read())
-    client.getpeercert()  # raises ValueError if the handshake did not finish
-    return "ok"
 
 
 # --- Bad input: each fails with a clear exception -------------------------
