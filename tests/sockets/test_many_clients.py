@@ -128,6 +128,13 @@ def test_client_vanishing_mid_frame_does_not_stop_the_server(
     ]
 
 
+def test_client_closing_right_after_a_header_does_not_stop_the_server(server, client):
+    with server.connect() as sock:
+        sock.sendall(HEADER.pack(5))
+    server.wait_for_line("Client went away: closed")
+    assert client.echo_all([b"next"], server.host, server.port) == [b"next"]
+
+
 def test_a_client_may_send_its_frames_then_close_its_side(server, client):
     with server.connect() as sock:
         sock.sendall(HEADER.pack(3) + b"one" + HEADER.pack(3) + b"two")
@@ -144,3 +151,18 @@ def test_client_that_never_sends_is_timed_out(impatient_server, client):
         assert silent.recv(1) == b""  # the server hangs up on us
     assert server.wait_for_line("Timed out").endswith("for 0.2 seconds")
     assert client.echo_all([b"my turn"], server.host, server.port) == [b"my turn"]
+
+
+@pytest.mark.parametrize("snippet", SERVERS, ids=server_id)
+def test_ctrl_c_stops_the_server_with_clients_still_connected(
+    snippet, start_server, client
+):
+    with start_server(snippet) as server:
+        connected = socket.create_connection((server.host, server.port), timeout=5)
+        client.send_frame(connected, b"still here")
+        assert client.receive_frame(connected) == b"still here"
+    # The block ended with Ctrl+C: the server stopped at once, without waiting
+    # for its client, and the client's connection is closed.
+    with connected:
+        assert connected.recv(1) == b""
+    assert server.output.endswith("Server stopped\n")

@@ -1,4 +1,4 @@
-"""Tests of the page "What a socket is" (docs/sockets/index.md)."""
+"""Tests of the page "What a socket is" (docs/sockets/basics.md)."""
 
 import ipaddress
 import socket
