@@ -105,8 +105,9 @@ def serve(listener: socket.socket, client_timeout: float) -> None:
                         service(selector, key.data, events)
                 close_idle_clients(selector, client_timeout)
         finally:
-            for conn in clients(selector):
-                close(selector, conn)
+            # Stopping (Ctrl+C): close every socket still watched, clients and listener.
+            for key in list(selector.get_map().values()):
+                key.fileobj.close()
 
 
 def service(selector: selectors.BaseSelector, conn: Connection, events: int) -> None:

@@ -29,6 +29,7 @@ class LiveServer:
         self.host: str = server.host
         self.port: int = server.port
         self._lines: queue.Queue[str] = queue.Queue()
+        self._unclaimed: list[str] = []  # read, and not yet waited for
         reader = threading.Thread(
             target=self._read, args=(server.process.stdout,), daemon=True
         )
@@ -44,16 +45,23 @@ class LiveServer:
             pass
 
     def wait_for_line(self, expected: str) -> str:
-        """The next log line that contains `expected`, skipping any before it."""
+        """The first log line not yet waited for that contains `expected`.
+
+        Lines that other tests' clients caused stay available to those tests,
+        whatever order the lines came in.
+        """
         deadline = time.monotonic() + LOG_WAIT
-        while (remaining := deadline - time.monotonic()) > 0:
+        while True:
+            for index, line in enumerate(self._unclaimed):
+                if expected in line:
+                    return self._unclaimed.pop(index)
+            remaining = deadline - time.monotonic()
             try:
-                line = self._lines.get(timeout=remaining)
+                self._unclaimed.append(self._lines.get(timeout=max(remaining, 0)))
             except queue.Empty:
-                break
-            if expected in line:
-                return line
-        raise AssertionError(f"the server did not log {expected!r} in {LOG_WAIT} s")
+                raise AssertionError(
+                    f"the server did not log {expected!r} in {LOG_WAIT} s"
+                ) from None
 
     def connect(self, timeout: float = 5.0) -> socket.socket:
         """A client connection to this server, with a timeout on every call."""
