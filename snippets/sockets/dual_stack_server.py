@@ -107,12 +107,9 @@ def main() -> None:
     try:
         for listener in listeners:
             host, port = listener.getsockname()[:2]
-            print(
-                f"Listening on [{host}]:{port}"
-                if ":" in host
-                else f"Listening on {host}:{port}",
-                flush=True,
-            )
+            # An IPv6 address goes in brackets, or its port would look like part of it.
+            shown = f"[{host}]" if ":" in host else host
+            print(f"Listening on {shown}:{port}", flush=True)
         serve(listeners, args.client_timeout)
     except KeyboardInterrupt:
         print("Server stopped")
