@@ -16,8 +16,8 @@ pytestmark = pytest.mark.usefixtures("ipv6_loopback")
 
 @pytest.fixture(scope="module")
 def server(live_server, ipv6_loopback):
-    # Default addresses (127.0.0.1 and ::1); a client silent for 0.5 s is timed out.
-    with live_server(SERVER, "--client-timeout", "0.5") as running:
+    # Default addresses (127.0.0.1 and ::1); a client silent for 0.3 s is timed out.
+    with live_server(SERVER, "--client-timeout", "0.3") as running:
         yield running
 
 
@@ -116,7 +116,7 @@ def test_client_vanishing_mid_message_does_not_stop_the_server(server, client, v
 def test_client_that_never_sends_is_timed_out(server, client):
     with socket.create_connection(("::1", server.port), timeout=5) as silent:
         assert silent.recv(1) == b""
-    assert server.wait_for_line("Timed out: no data for 0.5 seconds")
+    assert server.wait_for_line("Timed out: no data for 0.3 seconds")
     assert client.echo(b"my turn", "127.0.0.1", server.port)[1] == b"my turn"
 
 

@@ -16,8 +16,8 @@ def frame(payload: bytes) -> bytes:
 
 @pytest.fixture(scope="module")
 def server(live_server):
-    # One server for the module; a client silent for 0.5 s is timed out.
-    with live_server(SERVER, "--client-timeout", "0.5") as running:
+    # One server for the module; a client silent for 0.3 s is timed out.
+    with live_server(SERVER, "--client-timeout", "0.3") as running:
         yield running
 
 
@@ -128,7 +128,7 @@ def test_client_closing_right_after_a_header_is_logged(server, client):
 def test_client_that_never_sends_is_timed_out(server, client):
     with server.connect() as silent:
         assert silent.recv(1) == b""  # the server hangs up on us
-    assert server.wait_for_line("Timed out") == "Timed out: no data for 0.5 seconds"
+    assert server.wait_for_line("Timed out") == "Timed out: no data for 0.3 seconds"
     assert client.echo_all([b"my turn"], server.host, server.port) == [b"my turn"]
 
 
