@@ -103,6 +103,7 @@ def test_oversized_message_is_refused_and_the_server_goes_on(
 def test_garbage_bytes_are_echoed_like_any_others(server, client):
     garbage = bytes(range(256)) * 4
     assert client.echo(garbage, "::1", server.port) == ("AF_INET6", garbage)
+    assert client.echo(b"fresh", "127.0.0.1", server.port) == ("AF_INET", b"fresh")
 
 
 def test_client_vanishing_mid_message_does_not_stop_the_server(server, client, vanish):

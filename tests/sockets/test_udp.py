@@ -53,6 +53,7 @@ def test_datagrams_keep_their_boundaries(server):
 def test_garbage_bytes_are_echoed_like_any_others(server, client):
     garbage = bytes(range(256)) * 4
     assert client.echo(garbage, server.host, server.port) == garbage
+    assert client.echo(b"fresh", server.host, server.port) == b"fresh"
 
 
 @pytest.mark.parametrize("extra", [1, 60_000], ids=["just-over", "far-over"])
