@@ -1,0 +1,70 @@
+"""A UDP client: sends a datagram to the echo server, waits, and retries if no reply.
+
+Start udp_echo_server.py first, then:
+
+    python udp_echo_client.py
+"""
+
+import argparse
+import socket
+import sys
+
+HOST = "127.0.0.1"
+PORT = 8766
+TIMEOUT = 0.5  # seconds to wait for the first reply; doubled at each retry
+ATTEMPTS = 3  # UDP loses datagrams: try this many times before giving up
+MAX_DATAGRAM_SIZE = 4096
+
+
+class NoReply(TimeoutError):
+    """Every attempt timed out: the server is down, or every datagram was lost."""
+
+
+# --8<-- [start:echo]
+def echo(
+    message: bytes,
+    host: str = HOST,
+    port: int = PORT,
+    timeout: float = TIMEOUT,
+    attempts: int = ATTEMPTS,
+) -> bytes:
+    """Send `message` in one datagram and return the reply, retrying on silence."""
+    family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0]
+    with socket.socket(family, socket.SOCK_DGRAM) as sock:
+        # connect() on UDP sends nothing: it fixes the peer, so send() needs no
+        # address and the kernel drops datagrams that come from anyone else.
+        sock.connect(address)
+        for _attempt in range(attempts):
+            sock.settimeout(timeout)
+            sock.send(message)
+            try:
+                return sock.recv(MAX_DATAGRAM_SIZE)
+            except TimeoutError:
+                timeout *= 2  # back off: a busy server or network needs room
+    raise NoReply(f"no reply from {host}:{port} after {attempts} attempts")
+
+
+# --8<-- [end:echo]
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default=HOST)
+    parser.add_argument("--port", type=int, default=PORT)
+    parser.add_argument("--timeout", type=float, default=TIMEOUT, help="first wait, s")
+    parser.add_argument("--attempts", type=int, default=ATTEMPTS)
+    args = parser.parse_args()
+
+    message = "Hello, UDP! 👋".encode()
+    try:
+        reply = echo(message, args.host, args.port, args.timeout, args.attempts)
+    # On a connected UDP socket, the "port unreachable" answer of the peer's
+    # machine is raised by the next recv(); across networks it is often lost.
+    except ConnectionRefusedError:
+        sys.exit(f"No server at {args.host}:{args.port}: start udp_echo_server.py")
+    except NoReply as error:
+        sys.exit(f"{error}: is udp_echo_server.py running?")
+    print(reply.decode())
+    #> Hello, UDP! 👋
+
+
+if __name__ == "__main__":
+    main()
