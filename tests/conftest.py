@@ -149,6 +149,11 @@ def _server_process(relative_path: str, *args: str) -> Iterator[RunningServer]:
     # call) ends it with a traceback, which fails the test below.
     command = [sys.executable, "-W", "error", str(path), "--port", "0", *args]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONIOENCODING": "utf-8"}
+    # A test run started with SIGINT ignored (`make test &` in a script) would
+    # pass that on, and the server would never see our Ctrl+C: undo it here.
+    # Handlers reset at exec, so the server starts with the default again.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     process = subprocess.Popen(  # noqa: S603 (runs our own snippet)
         command, cwd=path.parent, env=env, text=True, encoding="utf-8",
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
