@@ -1,0 +1,44 @@
+"""Three coroutines share one thread: while one waits, the others run.
+
+python coroutines.py
+"""
+
+import asyncio
+
+
+async def wait_and_report(name: str, seconds: float) -> str:
+    print(f"{name} starts")
+    #> slow starts
+    #> fast starts
+    #> medium starts
+    # await hands control back to the event loop until the sleep is over;
+    # a network read does the same until data arrives.
+    await asyncio.sleep(seconds)
+    print(f"{name} done")
+    #> fast done
+    #> medium done
+    #> slow done
+    return name
+
+
+async def run_all() -> None:
+    # Calling a coroutine function runs nothing yet: it makes a coroutine.
+    # gather() wraps each in a task, and the event loop runs the tasks
+    # together: this takes 0.3 seconds, not 0.6.
+    finished = await asyncio.gather(
+        wait_and_report("slow", 0.3),
+        wait_and_report("fast", 0.1),
+        wait_and_report("medium", 0.2),
+    )
+    print(finished)  # in the order given, not the order they finished
+    #> ['slow', 'fast', 'medium']
+
+
+def main() -> None:
+    # asyncio.run() creates the event loop, runs the coroutine to the end,
+    # then closes the loop: the one way a program should start asyncio.
+    asyncio.run(run_all())
+
+
+if __name__ == "__main__":
+    main()
