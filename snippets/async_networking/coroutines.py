@@ -1,6 +1,8 @@
 """Three coroutines share one thread: while one waits, the others run.
 
-python coroutines.py
+Run it:
+
+    python coroutines.py
 """
 
 import asyncio
