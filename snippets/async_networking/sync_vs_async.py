@@ -214,7 +214,8 @@ def main() -> None:
         ]
     print(table(results))
     if args.svg:
-        title = f"{args.requests} requests, {args.delay} s each: seconds in all"
+        title = f"{args.requests} requests of {args.delay} s: seconds in all"
+        title += " (lower is better)"
         with open(args.svg, "w", encoding="utf-8") as svg:
             svg.write(bar_chart(results, title))
 

@@ -41,7 +41,7 @@ def test_script_prints_a_table_and_draws_a_chart(
     bars = svg.findall(f"{SVG}rect[@class='bar']")
     labels = [text.text for text in svg.findall(f"{SVG}text")]
     assert len(bars) == 3
-    assert labels[0] == "7 requests, 0.01 s each: seconds in all"
+    assert labels[0] == "7 requests of 0.01 s: seconds in all (lower is better)"
     assert labels[1::2] == METHODS
     # Each bar's length is its time over the longest time: the chart does not
     # lie. (The labels are rounded to 0.01 s, so allow for that.)
