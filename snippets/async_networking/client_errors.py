@@ -27,12 +27,16 @@ async def describe_failure(session: aiohttp.ClientSession, path: str, **kwargs) 
     except aiohttp.ClientResponseError as error:
         # The server answered with a 4xx or 5xx status.
         return f"{type(error).__name__}: {error.status} {error.message}"
-    except aiohttp.ClientConnectionError as error:
-        # No answer: refused, reset, or (as SocketTimeoutError) too slow to read.
+    except aiohttp.ServerTimeoutError as error:
+        # The connect or sock_read timeout ran out. ServerTimeoutError is also
+        # a TimeoutError: this clause must come before the next one.
         return f"{type(error).__name__}: {error}"
     except asyncio.TimeoutError as error:  # TimeoutError on 3.11+
         # The total timeout ran out: aiohttp raises TimeoutError itself.
         return f"{type(error).__name__} after the total timeout"
+    except aiohttp.ClientError as error:
+        # No answer at all: refused, reset, closed before the response...
+        return f"{type(error).__name__}: {error}"
 
 
 # --8<-- [end:describe]
@@ -56,17 +60,22 @@ async def post_with_error_details(session: aiohttp.ClientSession, body: bytes) -
 
 # --8<-- [end:error_body]
 async def run(base_url: URL) -> None:
+    slow = aiohttp.ClientTimeout(total=0.2)
+    slow_reads = aiohttp.ClientTimeout(sock_read=0.2)
     async with aiohttp.ClientSession(base_url=base_url, timeout=TIMEOUT) as session:
-        print(await describe_failure(session, "/no/such/page"))
-        #> ClientResponseError: 404 Not Found
-        print(await describe_failure(session, "/post"))
-        #> ClientResponseError: 405 Method Not Allowed
-        slow = aiohttp.ClientTimeout(total=0.2)
-        print(await describe_failure(session, "/delay/1", timeout=slow))
-        #> TimeoutError after the total timeout
-        slow_reads = aiohttp.ClientTimeout(sock_read=0.2)
-        print(await describe_failure(session, "/delay/1", timeout=slow_reads))
-        #> SocketTimeoutError: Timeout on reading data from socket
+        # Four requests at once; gather() returns what each said, in order.
+        descriptions = await asyncio.gather(
+            describe_failure(session, "/no/such/page"),
+            describe_failure(session, "/post"),
+            describe_failure(session, "/delay/1", timeout=slow),
+            describe_failure(session, "/delay/1", timeout=slow_reads),
+        )
+        for description in descriptions:
+            print(description)
+            #> ClientResponseError: 404 Not Found
+            #> ClientResponseError: 405 Method Not Allowed
+            #> TimeoutError after the total timeout
+            #> SocketTimeoutError: Timeout on reading data from socket
         try:
             await post_with_error_details(session, b"{'name': 'Ada'}")
         except aiohttp.ClientResponseError as error:

@@ -60,20 +60,24 @@ async def fetch_all_or_nothing(
 
 
 # --8<-- [end:task_group]
-async def run(base_url: URL) -> None:
-    paths = [f"/get?n={n}" for n in range(100)]
-    async with aiohttp.ClientSession(
-        base_url=base_url, timeout=TIMEOUT, raise_for_status=True
-    ) as session:
-        results = await fetch_all(session, paths, LIMIT)
+def report(results: list[dict | BaseException]) -> None:
     failed = [result for result in results if isinstance(result, BaseException)]
     succeeded = [result for result in results if isinstance(result, dict)]
     print(f"{len(succeeded)} succeeded, {len(failed)} failed")
     #> 100 succeeded, 0 failed
     print([int(result["args"]["n"]) for result in succeeded[:5]])
     #> [0, 1, 2, 3, 4]
-    if failed:
-        print(f"The first error: {failed[0]!r}")
+    for error in failed[:3]:  # the first few errors say what went wrong
+        print(f"Failed: {error!r}")
+
+
+async def run(base_url: URL) -> None:
+    paths = [f"/get?n={n}" for n in range(100)]
+    async with aiohttp.ClientSession(
+        base_url=base_url, timeout=TIMEOUT, raise_for_status=True
+    ) as session:
+        results = await fetch_all(session, paths, LIMIT)
+    report(results)
 
 
 def main() -> None:

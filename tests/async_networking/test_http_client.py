@@ -44,19 +44,35 @@ def test_errors_program_shows_why_it_cannot_connect(run_example, free_port):
 
 
 @pytest.mark.asyncio
-async def test_refused_connection_is_a_client_connector_error(free_port):
+async def test_a_refused_connection_is_described(import_snippet, free_port):
+    errors = import_snippet(ERRORS)
     async with aiohttp.ClientSession(f"http://127.0.0.1:{free_port}") as session:
+        description = await errors.describe_failure(session, "/get")
         with pytest.raises(aiohttp.ClientConnectorError) as error_info:
-            async with session.get("/get"):
-                pass
+            await errors.post_with_error_details(session, b"{}")
+    assert description.startswith(
+        f"ClientConnectorError: Cannot connect to host 127.0.0.1:{free_port}"
+    )
     assert isinstance(error_info.value.os_error, ConnectionRefusedError)
 
 
 @pytest.mark.asyncio
-async def test_a_request_that_succeeds_is_described_as_such(import_snippet, api_server):
+async def test_requests_that_succeed_are_described_as_such(import_snippet, api_server):
     errors = import_snippet(ERRORS)
     async with session_for(api_server) as session:
         assert await errors.describe_failure(session, "/get") == "200: no error"
+        document = await errors.post_with_error_details(session, b'{"ok": true}')
+    assert document == {"json": {"ok": True}}
+
+
+def test_the_report_shows_the_first_errors(import_snippet, capsys):
+    many = import_snippet(MANY)
+    many.report([{"args": {"n": "0"}}, TimeoutError(), {"args": {"n": "2"}}])
+    assert capsys.readouterr().out.splitlines() == [
+        "2 succeeded, 1 failed",
+        "[0, 2]",
+        "Failed: TimeoutError()",
+    ]
 
 
 @pytest.mark.asyncio

@@ -39,7 +39,8 @@ def test_coroutines_run_while_others_wait(run_example):
 
 def test_client_prints_each_echoed_line(wait_for_log, echo_server, run_example):
     run_example(CLIENT, "--host", echo_server.host, "--port", str(echo_server.port))
-    assert wait_for_log(echo_server, "Echoed") == "Echoed 2 lines"
+    # Lines from other tests may come first: wait for this one.
+    assert wait_for_log(echo_server, "Echoed 2 lines") == "Echoed 2 lines"
 
 
 @pytest.mark.asyncio
