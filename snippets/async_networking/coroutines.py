@@ -8,18 +8,24 @@ Run it:
 import asyncio
 
 
-async def wait_and_report(name: str, seconds: float) -> str:
-    print(f"{name} starts")
-    #> slow starts
+def log(event: str) -> None:
+    # Every line the program prints, in the order it printed them:
+    print(event)
     #> fast starts
     #> medium starts
-    # await hands control back to the event loop until the sleep is over;
-    # a network read does the same until data arrives.
-    await asyncio.sleep(seconds)
-    print(f"{name} done")
+    #> slow starts
     #> fast done
     #> medium done
     #> slow done
+    #> ['fast', 'medium', 'slow']
+
+
+async def wait_and_report(name: str, seconds: float) -> str:
+    log(f"{name} starts")
+    # await hands control back to the event loop until the sleep is over;
+    # a network read does the same until data arrives.
+    await asyncio.sleep(seconds)
+    log(f"{name} done")
     return name
 
 
@@ -28,12 +34,11 @@ async def run_all() -> None:
     # gather() wraps each in a task, and the event loop runs the tasks
     # together: this takes 0.3 seconds, not 0.6.
     finished = await asyncio.gather(
-        wait_and_report("slow", 0.3),
         wait_and_report("fast", 0.1),
         wait_and_report("medium", 0.2),
+        wait_and_report("slow", 0.3),
     )
-    print(finished)  # in the order given, not the order they finished
-    #> ['slow', 'fast', 'medium']
+    log(str(finished))  # the results, in the order of gather's arguments
 
 
 def main() -> None:

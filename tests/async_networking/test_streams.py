@@ -139,6 +139,7 @@ def test_connections_still_open_after_the_grace_period_are_closed(start_server):
             assert sock.recv(100) == b"hello\n"
             server.process.send_signal(signal.SIGINT)  # Ctrl+C
             assert sock.recv(100) == b""  # the server closed the connection
+        assert server.process.wait(timeout=5) == 0
     assert server.output.splitlines() == [
         "Shutting down: 1 open, waiting up to 0.1 s",
         "Connection closed by shutdown",
