@@ -21,7 +21,7 @@ SHUTDOWN_GRACE = 5.0  # seconds open connections get to finish on Ctrl+C
 
 
 # --8<-- [start:echo]
-async def echo_lines(
+async def echo_each_line(
     reader: asyncio.StreamReader, writer: asyncio.StreamWriter, idle_timeout: float
 ) -> int:
     """Echo each line back until the client closes its side; return how many."""
@@ -48,7 +48,7 @@ async def handle_client(
 ) -> None:
     """Serve one connection, or log why not; never let one client stop the server."""
     try:
-        count = await echo_lines(reader, writer, idle_timeout)
+        count = await echo_each_line(reader, writer, idle_timeout)
     except asyncio.LimitOverrunError:
         print(f"Refused: line over {MAX_LINE_LENGTH} bytes")
     except asyncio.IncompleteReadError:

@@ -103,6 +103,8 @@ def all_at_once(urls: list[str], connections: int = CONNECTIONS) -> int:
 
     async def fetch_all() -> int:
         connector = aiohttp.TCPConnector(limit=connections)
+        # A request's total timeout includes its wait for a free connection:
+        # allow for the queue of requests ahead of it.
         timeout = aiohttp.ClientTimeout(total=TIMEOUT * len(urls) / connections)
         async with aiohttp.ClientSession(
             connector=connector, timeout=timeout, raise_for_status=True

@@ -74,3 +74,11 @@ def test_notebook_prints_what_the_page_shows(request, monkeypatch, tmp_path):
         "RuntimeError",
         "asyncio.run() cannot be called from a running event loop",
     ) in shown
+
+
+def test_readers_can_download_the_notebook(built_site):
+    page = built_site / "async" / "async-http-in-jupyter"
+    published = page / NOTEBOOK.name
+    assert published.read_bytes() == NOTEBOOK.read_bytes()
+    # The page links to it (the link is in the notebook's first cell).
+    assert f'href="{NOTEBOOK.name}"' in (page / "index.html").read_text()
