@@ -18,14 +18,25 @@ def test_script_prints_a_table_and_draws_a_chart(
 ):
     script = import_snippet(SCRIPT)
     chart = tmp_path / "chart.svg"
-    arguments = ["--requests", "7", "--delay", "0.01", "--threads", "3"]
+    arguments = [
+        "--requests",
+        "7",
+        "--delay",
+        "0.01",
+        "--threads",
+        "3",
+        "--repeat",
+        "2",
+    ]
     arguments += ["--connections", "4", "--svg", str(chart)]
     monkeypatch.setattr(sys, "argv", ["sync_vs_async.py", *arguments])
 
     script.main()
 
     heading, *table = capsys.readouterr().out.splitlines()
-    assert heading.startswith("7 requests, each answered after 0.01 s; Python 3.")
+    assert heading.startswith(
+        "7 requests, each answered after 0.01 s; best of 2 runs; Python 3."
+    )
     assert table[:2] == [
         "| method | requests | seconds | requests/s |",
         "| --- | ---: | ---: | ---: |",
