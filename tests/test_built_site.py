@@ -48,11 +48,15 @@ class PageParser(HTMLParser):
             self.code_blocks[-1] += data
 
 
-def parsed_pages(site: Path):
-    for page in sorted(site.rglob("*.html")):
+@pytest.fixture(scope="module")
+def parsed_pages(built_site) -> dict[str, PageParser]:
+    """Every built page, parsed once for all the tests of this module."""
+    pages = {}
+    for page in sorted(built_site.rglob("*.html")):
         parser = PageParser()
         parser.feed(page.read_text(encoding="utf-8"))
-        yield page.relative_to(site).as_posix(), parser
+        pages[page.relative_to(built_site).as_posix()] = parser
+    return pages
 
 
 def test_every_page_in_docs_is_built(built_site):
@@ -67,32 +71,32 @@ def test_every_page_in_docs_is_built(built_site):
         assert (built_site / built).is_file(), f"{page} was not built"
 
 
-def test_no_code_block_is_empty(built_site):
+def test_no_code_block_is_empty(parsed_pages):
     # An include that matched nothing would render as an empty block.
     empty = [
         name
-        for name, page in parsed_pages(built_site)
+        for name, page in parsed_pages.items()
         for code in page.code_blocks
         if not code.strip()
     ]
     assert empty == []
 
 
-def test_no_include_is_left_unexpanded(built_site):
+def test_no_include_is_left_unexpanded(built_site, parsed_pages):
     leftovers = [
         name
-        for name, _ in parsed_pages(built_site)
+        for name in parsed_pages
         if re.search(r"--8&lt;--|--8<--", (built_site / name).read_text())
     ]
     assert leftovers == []
 
 
-def test_pages_load_nothing_from_another_host(built_site):
+def test_pages_load_nothing_from_another_host(parsed_pages):
     # Fonts, scripts and images come from the site itself: a reader's browser
     # makes no request to a third party. (The browser tests record requests.)
     foreign = [
         f"{name}: {url}"
-        for name, page in parsed_pages(built_site)
+        for name, page in parsed_pages.items()
         for url in page.loaded_urls
         if urlsplit(url).netloc or url.startswith("//")
     ]
