@@ -1,0 +1,254 @@
+"""The built site in Chromium, as a reader sees it.
+
+`browse(scenario)` opens a fresh browser tab on the site (served on loopback by
+`site_url`), runs `await scenario(tab)` in the browser's thread, and returns
+what the scenario returned together with a `BrowserRecord` of everything the
+browser did meanwhile: every request, every console message, every failure.
+Each test gets a fresh browser context (no cookies, storage or cache from
+another test); the browser itself is shared by the tests of a process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import pytest
+from axe_playwright_python.base import AXE_SCRIPT
+
+T = TypeVar("T")
+
+VIEWPORT = {
+    "width": 1280,
+    "height": 900,
+}  # a desktop: navigation and TOC beside the page
+ACTION_TIMEOUT_MS = 10_000  # for one click or one load; the test's own limit is 60 s
+SETTLE_TIMEOUT = 5.0  # seconds for the requests still in flight after a scenario
+LOCAL_SCHEMES = {"data", "blob", "about"}  # URLs that never touch the network
+
+# axe-core findings of these impacts fail a test; "moderate" and "minor" do not.
+BLOCKING_IMPACTS = {"serious", "critical"}
+
+# Runs axe-core on the page. Code blocks hold thousands of coloured tokens,
+# and axe's colour-contrast check costs about a millisecond for each. Tokens
+# of one colour on one background pass or fail together, so the first visible
+# token of each combination stands for all of them: the rules run on the whole
+# page except the code blocks' tokens, plus those samples. (A full run finds
+# the same rule failing, on more elements, about three times slower.)
+RUN_AXE = """
+async (options) => {
+  const samples = new Map();
+  const tokens = document.querySelectorAll('.highlight code span:not(:has(span))');
+  for (const token of tokens) {
+    if (!token.checkVisibility()) continue;
+    const style = getComputedStyle(token);
+    const code = getComputedStyle(token.closest('code'));
+    const key = [style.color, style.backgroundColor, style.fontWeight, style.fontStyle,
+                 code.backgroundColor, Boolean(token.closest('.hll'))].join('|');
+    if (!samples.has(key)) samples.set(key, token);
+  }
+  const context = {
+    include: [document, ...samples.values()],
+    exclude: [...document.querySelectorAll('.highlight code')],
+  };
+  const results = await axe.run(context, {...options, resultTypes: ['violations']});
+  return results.violations;
+}
+"""
+
+# Clicks every copy button of the page, as a reader would, and records what
+# each put on the clipboard: the text selected when the browser copied. The
+# buttons of hidden tabs copy too. The last copy is read back from the real
+# clipboard, to show that what is recorded is what the clipboard gets.
+COPY_EVERY_BLOCK = """
+async () => {
+  const copies = [];
+  let copied = null;
+  const record = () => {
+    const focused = document.activeElement;
+    copied = focused && focused.tagName === 'TEXTAREA'
+      ? focused.value.slice(focused.selectionStart, focused.selectionEnd)
+      : String(document.getSelection());
+  };
+  document.addEventListener('copy', record, true);
+  try {
+    for (const button of document.querySelectorAll('button[data-clipboard-target]')) {
+      copied = null;
+      button.click();
+      const code = document.querySelector(button.dataset.clipboardTarget);
+      const block = button.closest('.highlight') || code.closest('.highlight');
+      copies.push({
+        title: block?.querySelector('.filename')?.textContent ?? '',
+        shown: code?.textContent ?? '',
+        copied,
+      });
+    }
+  } finally {
+    document.removeEventListener('copy', record, true);
+  }
+  const clipboard = copies.length ? await navigator.clipboard.readText() : null;
+  return {copies, clipboard};
+}
+"""
+
+# The theme fades colours in over a fraction of a second after a change of
+# scheme: without the fade, the checks that follow see the final colours.
+NO_TRANSITIONS = "*, *::before, *::after { transition: none !important; }"
+
+
+@dataclass
+class BrowserRecord:
+    """What the browser did: requests, failures, console messages."""
+
+    site_url: str
+    requests: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)  # no answer, or HTTP >= 400
+    console: list[str] = field(default_factory=list)  # errors, warnings, exceptions
+    in_flight: set = field(default_factory=set)
+    settled: asyncio.Event = field(default_factory=asyncio.Event)  # nothing in flight
+
+    def started(self, request) -> None:
+        self.requests.append(request.url)
+        self.in_flight.add(request)
+        self.settled.clear()
+
+    def ended(self, request) -> None:
+        self.in_flight.discard(request)
+        if not self.in_flight:
+            self.settled.set()
+
+    def off_loopback(self) -> list[str]:
+        """Requests to anything but the site's server on 127.0.0.1."""
+        site = urlsplit(self.site_url)
+        return [
+            url
+            for url in self.requests
+            if urlsplit(url).scheme not in LOCAL_SCHEMES
+            and urlsplit(url).netloc != site.netloc
+        ]
+
+
+def _is_site_url(site_url: str) -> Callable[[str], bool]:
+    netloc = urlsplit(site_url).netloc
+
+    def matches(url: str) -> bool:
+        parts = urlsplit(url)
+        return parts.scheme in LOCAL_SCHEMES or parts.netloc == netloc
+
+    return matches
+
+
+def summarise_violations(violations: list[dict]) -> list[str]:
+    """One line per element that fails a serious or critical axe rule."""
+    return [
+        f"{rule['id']} ({rule['impact']}): {', '.join(map(str, node['target']))}: "
+        + " ".join(node["failureSummary"].split())
+        for rule in violations
+        if rule["impact"] in BLOCKING_IMPACTS
+        for node in rule["nodes"]
+    ]
+
+
+@dataclass
+class Tab:
+    """One browser tab on the built site, with what a reader does in it."""
+
+    page: Any  # playwright.async_api.Page
+
+    async def open(self, path: str):
+        """Go to a page of the site (a path relative to its root) and wait for it."""
+        response = await self.page.goto(path, wait_until="load")
+        assert response is not None, f"no response for {path!r}"
+        return response
+
+    async def accessibility_violations(self, rules: list[str] | None = None):
+        """axe-core's serious and critical findings on the page, one line each."""
+        if not await self.page.evaluate("typeof axe !== 'undefined'"):
+            await self.page.evaluate(AXE_SCRIPT)
+        options = {"runOnly": {"type": "rule", "values": rules}} if rules else {}
+        return summarise_violations(await self.page.evaluate(RUN_AXE, options))
+
+    async def copy_every_code_block(self) -> dict:
+        """Click every copy button; what each block shows, and what it copied."""
+        return await self.page.evaluate(COPY_EVERY_BLOCK)
+
+    async def colour_scheme(self) -> str:
+        return await self.page.locator("body").get_attribute("data-md-color-scheme")
+
+    async def switch_colour_scheme(self) -> str:
+        """Click the light/dark toggle in the header; return the new scheme."""
+        before = await self.colour_scheme()
+        await self.page.add_style_tag(content=NO_TRANSITIONS)
+        await self.page.locator("form[data-md-component=palette] label:visible").click()
+        await self.page.wait_for_function(
+            "(before) => document.body.dataset.mdColorScheme !== before", arg=before
+        )
+        return await self.colour_scheme()
+
+
+async def _browse(browser, site_url, scenario, color_scheme):
+    record = BrowserRecord(site_url)
+    context = await browser.new_context(
+        base_url=site_url, viewport=VIEWPORT, color_scheme=color_scheme
+    )
+    try:
+        context.set_default_timeout(ACTION_TIMEOUT_MS)
+        await context.grant_permissions(
+            ["clipboard-read", "clipboard-write"], origin=site_url.rstrip("/")
+        )
+        # A request for anything but the site is recorded, then refused
+        # before it is sent (--host-resolver-rules already leaves every name
+        # but loopback unresolved; this stops an address such as 192.0.2.1).
+        is_site = _is_site_url(site_url)
+        await context.route(
+            lambda url: not is_site(url), lambda route: route.abort("blockedbyclient")
+        )
+
+        def failed(request):
+            record.ended(request)
+            record.failures.append(f"{request.url}: {request.failure}")
+
+        def answered(response):
+            if response.status >= 400:
+                record.failures.append(f"{response.url}: HTTP {response.status}")
+
+        def logged(message):
+            if message.type in ("error", "warning"):
+                where = message.location.get("url", "")
+                record.console.append(f"{message.type}: {message.text} ({where})")
+
+        context.on("request", record.started)
+        context.on("requestfinished", record.ended)
+        context.on("requestfailed", failed)
+        context.on("response", answered)
+        context.on("console", logged)
+        context.on("weberror", lambda error: record.console.append(f"{error.error}"))
+
+        page = await context.new_page()
+        result = await scenario(Tab(page))
+
+        # Requests the page started late (the search index, an image) belong
+        # to the record too: wait until none is left in flight.
+        if record.in_flight:
+            try:
+                await asyncio.wait_for(record.settled.wait(), SETTLE_TIMEOUT)
+            except asyncio.TimeoutError:  # TimeoutError from Python 3.11 on
+                record.failures += [f"{r.url}: still loading" for r in record.in_flight]
+    finally:
+        await context.close()
+    return result, record
+
+
+@pytest.fixture
+def browse(chromium, site_url):
+    """Run `await scenario(tab)` in a fresh tab; return (its result, BrowserRecord)."""
+
+    def run(
+        scenario: Callable[[Tab], Awaitable[T]], color_scheme: str = "light"
+    ) -> tuple[T, BrowserRecord]:
+        return chromium.run(_browse(chromium.browser, site_url, scenario, color_scheme))
+
+    return run
