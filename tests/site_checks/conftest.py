@@ -1,11 +1,11 @@
 """The built site in Chromium, as a reader sees it.
 
-`browse(scenario)` opens a fresh browser tab on the site (served on loopback by
-`site_url`), runs `await scenario(tab)` in the browser's thread, and returns
-what the scenario returned together with a `BrowserRecord` of everything the
+`browse(scenario)` runs `await scenario(tab)` in a browser tab on the site
+(served on loopback by `site_url`), in the browser's thread, and returns what
+the scenario returned together with a `BrowserRecord` of everything the
 browser did meanwhile: every request, every console message, every failure.
-Each test gets a fresh browser context (no cookies, storage or cache from
-another test); the browser itself is shared by the tests of a process.
+The tests of a process share one tab, which forgets what the site stored after
+each test (see `Reader`).
 """
 
 from __future__ import annotations
@@ -67,6 +67,7 @@ COPY_EVERY_BLOCK = """
 async () => {
   const copies = [];
   let copied = null;
+  await navigator.clipboard.writeText('');  // nothing left from an earlier test
   const record = () => {
     const focused = document.activeElement;
     copied = focused && focused.tagName === 'TEXTAREA'
@@ -107,11 +108,13 @@ class BrowserRecord:
     requests: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)  # no answer, or HTTP >= 400
     console: list[str] = field(default_factory=list)  # errors, warnings, exceptions
+    made: set = field(default_factory=set)  # the requests, as Playwright objects
     in_flight: set = field(default_factory=set)
     settled: asyncio.Event = field(default_factory=asyncio.Event)  # nothing in flight
 
     def started(self, request) -> None:
         self.requests.append(request.url)
+        self.made.add(request)
         self.in_flight.add(request)
         self.settled.clear()
 
@@ -119,6 +122,19 @@ class BrowserRecord:
         self.in_flight.discard(request)
         if not self.in_flight:
             self.settled.set()
+
+    def failed(self, request) -> None:
+        if request not in self.made:
+            return  # a request of the previous test (see Reader)
+        self.ended(request)
+        # The browser cancels what a page no longer needs when it leaves it,
+        # such as a favicon it fetches late: the site did not fail to answer.
+        if request.failure != "net::ERR_ABORTED":
+            self.failures.append(f"{request.url}: {request.failure}")
+
+    def answered(self, response) -> None:
+        if response.request in self.made and response.status >= 400:
+            self.failures.append(f"{response.url}: HTTP {response.status}")
 
     def off_loopback(self) -> list[str]:
         """Requests to anything but the site's server on 127.0.0.1."""
@@ -189,66 +205,103 @@ class Tab:
         return await self.colour_scheme()
 
 
-async def _browse(browser, site_url, scenario, color_scheme):
-    record = BrowserRecord(site_url)
-    context = await browser.new_context(
-        base_url=site_url, viewport=VIEWPORT, color_scheme=color_scheme
-    )
-    try:
-        context.set_default_timeout(ACTION_TIMEOUT_MS)
-        await context.grant_permissions(
-            ["clipboard-read", "clipboard-write"], origin=site_url.rstrip("/")
+class Reader:
+    """One browser context and tab on the site, shared by the tests of a process.
+
+    A context per test would start a renderer process per test, which doubles
+    the CPU time of a visit on this machine. The tab is reset after each test
+    instead: the site's storage (a reader's colour choice, the chosen tab of a
+    code block) is cleared, and each test sets the colour scheme it starts with.
+    """
+
+    def __init__(self, browser, site_url: str):
+        self.browser = browser
+        self.site_url = site_url
+        self.record = BrowserRecord(site_url)
+        self.context = None
+        self.page = None
+
+    async def open(self) -> None:
+        self.context = await self.browser.new_context(
+            base_url=self.site_url, viewport=VIEWPORT
+        )
+        self.context.set_default_timeout(ACTION_TIMEOUT_MS)
+        await self.context.grant_permissions(
+            ["clipboard-read", "clipboard-write"], origin=self.site_url.rstrip("/")
         )
         # A request for anything but the site is recorded, then refused
         # before it is sent (--host-resolver-rules already leaves every name
         # but loopback unresolved; this stops an address such as 192.0.2.1).
-        is_site = _is_site_url(site_url)
-        await context.route(
+        is_site = _is_site_url(self.site_url)
+        await self.context.route(
             lambda url: not is_site(url), lambda route: route.abort("blockedbyclient")
         )
+        # The handlers write to the record of the test that runs.
+        context = self.context
+        context.on("request", lambda request: self.record.started(request))
+        context.on("requestfinished", lambda request: self.record.ended(request))
+        context.on("requestfailed", lambda request: self.record.failed(request))
+        context.on("response", lambda response: self.record.answered(response))
+        context.on("console", self._logged)
+        context.on(
+            "weberror", lambda error: self.record.console.append(str(error.error))
+        )
 
-        def failed(request):
-            record.ended(request)
-            record.failures.append(f"{request.url}: {request.failure}")
+    def _logged(self, message) -> None:
+        if message.type in ("error", "warning"):
+            where = message.location.get("url", "")
+            self.record.console.append(f"{message.type}: {message.text} ({where})")
 
-        def answered(response):
-            if response.status >= 400:
-                record.failures.append(f"{response.url}: HTTP {response.status}")
+    async def visit(self, scenario, color_scheme: str):
+        if self.page is None or self.page.is_closed():
+            self.page = await self.context.new_page()
+        self.record = record = BrowserRecord(self.site_url)
+        await self.page.emulate_media(color_scheme=color_scheme)
+        try:
+            result = await scenario(Tab(self.page))
+            # Requests the page started late (the search index, an image)
+            # belong to the record too: wait until none is left in flight.
+            if record.in_flight:
+                try:
+                    await asyncio.wait_for(record.settled.wait(), SETTLE_TIMEOUT)
+                except asyncio.TimeoutError:  # TimeoutError from Python 3.11 on
+                    record.failures += [
+                        f"{r.url}: still loading" for r in record.in_flight
+                    ]
+        finally:
+            await self._forget()
+        return result, record
 
-        def logged(message):
-            if message.type in ("error", "warning"):
-                where = message.location.get("url", "")
-                record.console.append(f"{message.type}: {message.text} ({where})")
+    async def _forget(self) -> None:
+        """Clear what the site stored, so that the next test starts afresh."""
+        if self.page.url.startswith(self.site_url):
+            await self.page.evaluate(
+                "() => { localStorage.clear(); sessionStorage.clear(); }"
+            )
 
-        context.on("request", record.started)
-        context.on("requestfinished", record.ended)
-        context.on("requestfailed", failed)
-        context.on("response", answered)
-        context.on("console", logged)
-        context.on("weberror", lambda error: record.console.append(f"{error.error}"))
+    async def close(self) -> None:
+        await self.context.close()
 
-        page = await context.new_page()
-        result = await scenario(Tab(page))
 
-        # Requests the page started late (the search index, an image) belong
-        # to the record too: wait until none is left in flight.
-        if record.in_flight:
-            try:
-                await asyncio.wait_for(record.settled.wait(), SETTLE_TIMEOUT)
-            except asyncio.TimeoutError:  # TimeoutError from Python 3.11 on
-                record.failures += [f"{r.url}: still loading" for r in record.in_flight]
-    finally:
-        await context.close()
-    return result, record
+@pytest.fixture(scope="session")
+def reader(chromium, site_url):
+    """The tab on the site that the tests of this process share (see Reader)."""
+    reader = Reader(chromium.browser, site_url)
+    chromium.run(reader.open())
+    yield reader
+    chromium.run(reader.close())
 
 
 @pytest.fixture
-def browse(chromium, site_url):
-    """Run `await scenario(tab)` in a fresh tab; return (its result, BrowserRecord)."""
+def browse(chromium, reader):
+    """Run `await scenario(tab)` on the site; return (its result, BrowserRecord).
+
+    The tab starts in the given colour scheme, with nothing stored.
+    """
 
     def run(
         scenario: Callable[[Tab], Awaitable[T]], color_scheme: str = "light"
     ) -> tuple[T, BrowserRecord]:
-        return chromium.run(_browse(chromium.browser, site_url, scenario, color_scheme))
+        return chromium.run(reader.visit(scenario, color_scheme))
 
     return run

@@ -1,5 +1,5 @@
 """What a reader does on the site, in Chromium: search, switch to the dark
-scheme, follow the navigation, copy a program.
+scheme and follow the navigation, copy a program.
 
 Each test runs one scenario in a fresh browser tab (see conftest.py) and
 checks, besides its own result, that the browser logged no error and asked
@@ -104,38 +104,7 @@ def test_search_finds_what_the_home_page_says(browse, site_url, subtests):
         assert_clean(record)
 
 
-# --- Light and dark --------------------------------------------------------------
-
-
-def test_colour_scheme_toggle_switches_and_is_remembered(browse):
-    async def background(tab):
-        return await tab.page.evaluate(
-            "getComputedStyle(document.body).backgroundColor"
-        )
-
-    async def scenario(tab):
-        await tab.open("")
-        seen = [(await tab.colour_scheme(), await background(tab))]
-        await tab.switch_colour_scheme()
-        seen.append((await tab.colour_scheme(), await background(tab)))
-        # The choice holds on the next page the reader opens.
-        async with tab.page.expect_navigation():
-            await tab.page.locator(NAV_PAGE_LINKS).last.click()
-        seen.append((await tab.colour_scheme(), await background(tab)))
-        await tab.switch_colour_scheme()
-        seen.append((await tab.colour_scheme(), await background(tab)))
-        return seen
-
-    seen, record = browse(scenario)
-
-    schemes = [scheme for scheme, _ in seen]
-    backgrounds = [colour for _, colour in seen]
-    assert schemes == ["default", "slate", "slate", "default"]
-    assert backgrounds[0] == backgrounds[3] != backgrounds[1] == backgrounds[2]
-    assert_clean(record)
-
-
-# --- Navigation ------------------------------------------------------------------
+# --- Navigation, light and dark ------------------------------------------------
 
 # The sidebar's links to pages. (It also holds, for small screens, the table of
 # contents of the open page: links to its headings, left out here.)
@@ -152,26 +121,35 @@ CHAPTERS = """
   }));
 }
 """
+BACKGROUND = "getComputedStyle(document.body).backgroundColor"
 
 
-def test_navigation_reaches_every_page_and_chapter(browse, built_site, site_url):
+def test_a_reader_in_dark_mode_reaches_every_chapter(browse, built_site, site_url):
+    """The navigation leads to every page, and the colour scheme a reader
+    picks holds on every page they go to, until they switch back."""
+
     async def scenario(tab):
         await tab.open("")
         links = tab.page.locator(NAV_PAGE_LINKS)
         targets = await links.evaluate_all("links => links.map(a => a.href)")
         chapters = await links.evaluate_all(CHAPTERS)
-        # A reader goes from chapter to chapter through the sidebar, which
-        # lists the same pages on every page.
+        light = (await tab.colour_scheme(), await tab.page.evaluate(BACKGROUND))
+        await tab.switch_colour_scheme()
+        dark = (await tab.colour_scheme(), await tab.page.evaluate(BACKGROUND))
+        # From chapter to chapter through the sidebar, which lists the same
+        # pages on every page.
         for chapter in chapters:
             async with tab.page.expect_navigation() as navigation:
                 await links.nth(chapter["first_page"]).click()
-            response = await navigation.value
-            chapter["status"] = response.status
+            chapter["status"] = (await navigation.value).status
             chapter["reached"] = tab.page.url
             chapter["heading"] = await tab.page.locator("h1").first.inner_text()
-        return targets, chapters
+            chapter["scheme"] = await tab.colour_scheme()
+        await tab.switch_colour_scheme()
+        back = (await tab.colour_scheme(), await tab.page.evaluate(BACKGROUND))
+        return targets, chapters, [light, dark, back]
 
-    (targets, chapters), record = browse(scenario)
+    (targets, chapters, schemes), record = browse(scenario)
 
     built = {
         "" if html.parent == built_site else f"{html.parent.relative_to(built_site)}/"
@@ -185,6 +163,10 @@ def test_navigation_reaches_every_page_and_chapter(browse, built_site, site_url)
         assert chapter["status"] == 200, chapter
         assert chapter["reached"] == targets[chapter["first_page"]], chapter
         assert chapter["heading"].strip(), chapter
+        assert chapter["scheme"] == "slate", chapter
+    light, dark, back = schemes
+    assert (light[0], dark[0], back[0]) == ("default", "slate", "default")
+    assert light[1] == back[1] != dark[1]  # the page's background changed, and back
     assert_clean(record)
 
 
@@ -202,6 +184,7 @@ def test_copy_button_copies_the_tcp_client_exactly(browse):
 
     async def scenario(tab):
         await tab.open("sockets/tcp/")
+        await tab.page.evaluate("navigator.clipboard.writeText('')")
         await tab.page.get_by_text("Client", exact=True).first.click()
         block = tab.page.locator(".highlight").filter(
             has=tab.page.get_by_text(re.compile(r"^tcp_echo_client\.py$"))
