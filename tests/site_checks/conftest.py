@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from axe_playwright_python.base import AXE_SCRIPT
+from playwright.async_api import Error as PlaywrightError
 
 T = TypeVar("T")
 
@@ -209,9 +210,9 @@ class Reader:
     """One browser context and tab on the site, shared by the tests of a process.
 
     A context per test would start a renderer process per test, which doubles
-    the CPU time of a visit on this machine. The tab is reset after each test
-    instead: the site's storage (a reader's colour choice, the chosen tab of a
-    code block) is cleared, and each test sets the colour scheme it starts with.
+    the CPU time of a visit on this machine. Each test starts afresh instead:
+    the site's storage (a reader's colour choice, the chosen tab of a code
+    block) is cleared, and the test sets the colour scheme it starts with.
     """
 
     def __init__(self, browser, site_url: str):
@@ -246,6 +247,7 @@ class Reader:
         context.on(
             "weberror", lambda error: self.record.console.append(str(error.error))
         )
+        self.page = await context.new_page()
 
     def _logged(self, message) -> None:
         if message.type in ("error", "warning"):
@@ -253,31 +255,27 @@ class Reader:
             self.record.console.append(f"{message.type}: {message.text} ({where})")
 
     async def visit(self, scenario, color_scheme: str):
-        if self.page is None or self.page.is_closed():
-            self.page = await self.context.new_page()
+        await self._start_afresh()
         self.record = record = BrowserRecord(self.site_url)
         await self.page.emulate_media(color_scheme=color_scheme)
-        try:
-            result = await scenario(Tab(self.page))
-            # Requests the page started late (the search index, an image)
-            # belong to the record too: wait until none is left in flight.
-            if record.in_flight:
-                try:
-                    await asyncio.wait_for(record.settled.wait(), SETTLE_TIMEOUT)
-                except asyncio.TimeoutError:  # TimeoutError from Python 3.11 on
-                    record.failures += [
-                        f"{r.url}: still loading" for r in record.in_flight
-                    ]
-        finally:
-            await self._forget()
+        result = await scenario(Tab(self.page))
+        # Requests the page started late (the search index, an image) belong
+        # to the record too: wait until none is left in flight.
+        if record.in_flight:
+            try:
+                await asyncio.wait_for(record.settled.wait(), SETTLE_TIMEOUT)
+            except asyncio.TimeoutError:  # TimeoutError from Python 3.11 on
+                record.failures += [f"{r.url}: still loading" for r in record.in_flight]
         return result, record
 
-    async def _forget(self) -> None:
-        """Clear what the site stored, so that the next test starts afresh."""
-        if self.page.url.startswith(self.site_url):
-            await self.page.evaluate(
-                "() => { localStorage.clear(); sessionStorage.clear(); }"
-            )
+    async def _start_afresh(self) -> None:
+        """Forget what the site stored; a new tab if the last test broke this one."""
+        try:
+            if self.page.url.startswith(self.site_url):
+                await self.page.evaluate("localStorage.clear(); sessionStorage.clear()")
+        except PlaywrightError:
+            await self.page.close()
+            self.page = await self.context.new_page()
 
     async def close(self) -> None:
         await self.context.close()
