@@ -4,8 +4,8 @@
 (served on loopback by `site_url`), in the browser's thread, and returns what
 the scenario returned together with a `BrowserRecord` of everything the
 browser did meanwhile: every request, every console message, every failure.
-The tests of a process share one tab, which forgets what the site stored after
-each test (see `Reader`).
+The tests of a process share one tab, which forgets what the site stored when
+a test starts (see `Reader`).
 """
 
 from __future__ import annotations
@@ -22,10 +22,8 @@ from playwright.async_api import Error as PlaywrightError
 
 T = TypeVar("T")
 
-VIEWPORT = {
-    "width": 1280,
-    "height": 900,
-}  # a desktop: navigation and TOC beside the page
+# A desktop's window: the navigation and the table of contents beside the page.
+VIEWPORT = {"width": 1280, "height": 900}
 ACTION_TIMEOUT_MS = 10_000  # for one click or one load; the test's own limit is 60 s
 SETTLE_TIMEOUT = 5.0  # seconds for the requests still in flight after a scenario
 LOCAL_SCHEMES = {"data", "blob", "about"}  # URLs that never touch the network
@@ -60,10 +58,11 @@ async (options) => {
 }
 """
 
-# Clicks every copy button of the page, as a reader would, and records what
-# each put on the clipboard: the text selected when the browser copied. The
-# buttons of hidden tabs copy too. The last copy is read back from the real
-# clipboard, to show that what is recorded is what the clipboard gets.
+# Clicks every copy button of the page and records what each put on the
+# clipboard: the text selected when the browser copied. A script's click
+# reaches the buttons of hidden tabs too (test_reader_actions.py clicks one
+# with the mouse). The last copy is read back from the real clipboard, to show
+# that what is recorded is what the clipboard got.
 COPY_EVERY_BLOCK = """
 async () => {
   const copies = [];
@@ -223,8 +222,8 @@ class Reader:
         # No route() here: intercepting requests would switch the HTTP cache
         # off and cost a fifth more CPU per visit. Chromium's flags already
         # refuse any host but loopback (tests/conftest.py); the record shows
-        # every request that was tried.
-        # The handlers write to the record of the test that runs.
+        # every request that was tried. The handlers write to the record of
+        # the test that runs.
         context = self.context
         context.on("request", lambda request: self.record.started(request))
         context.on("requestfinished", lambda request: self.record.ended(request))

@@ -56,7 +56,8 @@ def built_pages(site: Path) -> set[str]:
 
 def test_every_built_page_is_checked(built_site):
     assert built_pages(built_site) == set(PAGES), (
-        "the build makes a page that has no source in docs/: name it in PAGES"
+        "a page of the build has no source in docs/, or a source no page: "
+        "teach url_path() where MkDocs puts it"
     )
 
 
@@ -124,9 +125,7 @@ async def read_page(tab, path):
         "scheme": await tab.switch_colour_scheme(),
     }
     # Only colours differ in the dark scheme: run the rules about colours.
-    reading["dark"] = await tab.accessibility_violations(
-        ["color-contrast", "link-in-text-block"]
-    )
+    reading["dark"] = await tab.accessibility_violations(COLOUR_RULES)
     return reading
 
 
@@ -150,14 +149,19 @@ def test_page_as_a_reader_sees_it(path, browse, subtests):
         assert not reading["dark"], "\n".join(reading["dark"])
     with subtests.test("every copy button copies its block"):
         copies = reading["copy"]["copies"]
-        wrong = [c for c in copies if c["copied"] != c["shown"].rstrip("\n")]
-        assert wrong == []
+        wrong = [
+            f"{copy['title'] or 'a block'}: copied {copy['copied']!r:.200}"
+            for copy in copies
+            if copy["copied"] != copy["shown"].rstrip("\n")
+        ]
+        assert not wrong, "\n".join(wrong)
         if copies:
             assert reading["copy"]["clipboard"] == copies[-1]["copied"]
     if path in SOURCES:
         with subtests.test("every included snippet is copied exactly"):
-            copied = {c["copied"] for c in reading["copy"]["copies"]}
+            copied = {copy["copied"] for copy in reading["copy"]["copies"]}
             expected = included_blocks(SOURCES[path])
             if "--8<--" in SOURCES[path].read_text(encoding="utf-8"):
                 assert expected, "the page includes snippets: where are their blocks?"
-            assert [name for name, text in expected.items() if text not in copied] == []
+            missing = [name for name, text in expected.items() if text not in copied]
+            assert not missing, "no copy button copies exactly:\n" + "\n".join(missing)
