@@ -268,6 +268,16 @@ class Reader:
 
 
 @pytest.fixture(scope="session")
+def site_pages(built_site) -> set[str]:
+    """The pages of the built site, as paths from its root: "", "sockets/tcp/"...
+    and "404.html"."""
+    return {
+        "" if html.parent == built_site else f"{html.parent.relative_to(built_site)}/"
+        for html in built_site.rglob("index.html")
+    } | {html.name for html in built_site.glob("404.html")}
+
+
+@pytest.fixture(scope="session")
 def reader(chromium, site_url):
     """The tab on the site that the tests of this process share (see Reader)."""
     reader = Reader(chromium.browser, site_url)

@@ -47,15 +47,8 @@ def page_id(path: str) -> str:
     return path.rstrip("/") or "home"
 
 
-def built_pages(site: Path) -> set[str]:
-    return {
-        "" if html.parent == site else f"{html.parent.relative_to(site).as_posix()}/"
-        for html in site.rglob("index.html")
-    } | {html.name for html in site.glob("404.html")}
-
-
-def test_every_built_page_is_checked(built_site):
-    assert built_pages(built_site) == set(PAGES), (
+def test_every_built_page_is_checked(site_pages):
+    assert site_pages == set(PAGES), (
         "a page of the build has no source in docs/, or a source no page: "
         "teach url_path() where MkDocs puts it"
     )
