@@ -255,7 +255,7 @@ def site_url(built_site: Path) -> Iterator[str]:
     """
     handler = functools.partial(_SiteRequestHandler, directory=str(built_site))
     server = _SiteServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, name="site server")
+    thread = threading.Thread(target=server.serve_forever, name="site", daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}/"
@@ -349,7 +349,7 @@ def chromium() -> Iterator[Chromium]:
 
     executable = chromium_executable()
     loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_forever, name="chromium")
+    thread = threading.Thread(target=loop.run_forever, name="chromium", daemon=True)
     thread.start()
 
     def call(coroutine):
