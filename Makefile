@@ -6,24 +6,25 @@ UV_VERSION := 0.13.9
 VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+LIGHTHOUSE := tools/lighthouse/node_modules/.bin/lighthouse
 # Material prints a banner about MkDocs 2.0 on every build; it changes nothing.
 export NO_MKDOCS_2_WARNING := 1
 # Loopback traffic must never go through a proxy named by the environment.
 export NO_PROXY := 127.0.0.1,localhost,::1
 export no_proxy := $(NO_PROXY)
 
-.PHONY: serve test lint build pytest update-outputs format test-snippets clean
+.PHONY: serve test lint build pytest update-outputs format test-snippets lighthouse clean
 
 ## serve: the site at http://127.0.0.1:8000/, reloaded when a page or snippet changes
 serve: $(INSTALLED)
 	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
 
-## test: lint, strict build, then every test (snippets, pages, built site)
+## test: lint, strict build, then every test (snippets, pages, built site in Chromium)
 test: lint build pytest
 
 lint: $(INSTALLED)
-	$(BIN)/ruff check snippets tests
-	$(BIN)/ruff format --check tests
+	$(BIN)/ruff check snippets tests tools
+	$(BIN)/ruff format --check tests tools
 	$(BIN)/python tests/format_snippets.py --check
 
 build: $(INSTALLED)
@@ -38,7 +39,7 @@ update-outputs: $(INSTALLED)
 
 ## format: format snippets and tests
 format: $(INSTALLED)
-	$(BIN)/ruff format tests
+	$(BIN)/ruff format tests tools
 	$(BIN)/python tests/format_snippets.py
 
 ## test-snippets: the snippet tests on another Python, e.g.
@@ -49,8 +50,13 @@ test-snippets:
 	UV_PROJECT_ENVIRONMENT=.venv-other .venv-other/bin/uv sync --locked --python .venv-other/bin/python --no-group docs
 	.venv-other/bin/pytest -m "not site" -n auto -p no:cov
 
+## lighthouse: Lighthouse scores of the home page and the heaviest page (needs Node.js 18.16+)
+lighthouse: build $(LIGHTHOUSE)
+	$(BIN)/python tools/lighthouse/score_pages.py site
+
 clean:
 	rm -rf $(VENV) .venv-other site .coverage .coverage.* .pytest_cache .ruff_cache
+	rm -rf lighthouse-reports tools/lighthouse/node_modules
 
 # First use: a virtual environment with uv, then exactly what uv.lock lists.
 $(BIN)/uv:
@@ -59,4 +65,9 @@ $(BIN)/uv:
 
 $(INSTALLED): pyproject.toml uv.lock $(BIN)/uv
 	UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync --locked --python $(BIN)/python
+	touch $@
+
+# Lighthouse, at the versions of tools/lighthouse/package-lock.json.
+$(LIGHTHOUSE): tools/lighthouse/package-lock.json
+	cd tools/lighthouse && npm ci --no-audit --no-fund
 	touch $@

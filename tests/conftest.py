@@ -1,4 +1,4 @@
-"""Fixtures shared by every test: snippet runners and the loopback-only guard.
+"""Fixtures shared by every test: snippet runners, the loopback-only guard, the browser.
 
 Two ways to run a snippet, both as a reader would:
 
@@ -7,21 +7,30 @@ Two ways to run a snippet, both as a reader would:
   print() calls against what it really printed (pytest-examples).
 * `start_server` starts a server snippet as its own process on a free port,
   waits until it says "Listening on HOST:PORT", and stops it with Ctrl+C.
+
+And the site as a reader sees it: `site_url` serves the built site on a free
+loopback port, `chromium` drives the system Chromium (Playwright).
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import http.server
 import ipaddress
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 from pytest_examples import CodeExample, EvalExample
@@ -225,6 +234,157 @@ def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
         env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
     )  # fmt: skip
     return site_dir
+
+
+class _SiteRequestHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves the built site's files; logs nothing (a test reads no log)."""
+
+    def log_message(self, format, *args):
+        pass
+
+
+class _SiteServer(http.server.ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        # A browser drops connections it no longer needs, sometimes in the
+        # middle of a response: that is not an error of the site.
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
+@pytest.fixture(scope="session")
+def site_url(built_site: Path) -> Iterator[str]:
+    """The built site over HTTP on a free loopback port, as `http://127.0.0.1:PORT/`.
+
+    HTTP/1.0, one request per connection, so no connection outlives the test
+    run; a thread per request, as a browser loads a page's files in parallel.
+    """
+    handler = functools.partial(_SiteRequestHandler, directory=str(built_site))
+    server = _SiteServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, name="site", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        thread.join()
+        server.server_close()
+
+
+# --- A real browser: the system Chromium ------------------------------------
+# Playwright drives Debian's Chromium (`apt-get install chromium`); Playwright's
+# own browser download is never used. Its async API runs on an event loop in a
+# thread of its own: the sync API would leave its loop marked as running in the
+# test's thread, and every later asyncio test in that process would then fail
+# ("asyncio.run() cannot be called from a running event loop").
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",  # tests may run as root, where Chromium's sandbox cannot start
+    "--disable-gpu",
+    "--disable-dev-shm-usage",  # containers often have a small /dev/shm
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-sync",
+    # Even with the flags above, Chromium looks up Google's hostnames for its
+    # own services. With this rule every hostname and every IP address but
+    # loopback fails to resolve, inside the browser, before anything is sent:
+    # strace shows no DNS query and no connect() to any other address (an
+    # <img> of http://203.0.113.9/ or http://[2001:db8::7]/ fails with
+    # net::ERR_NAME_NOT_RESOLVED).
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
+]
+CHROMIUM_CANDIDATES = ("chromium", "google-chrome", "google-chrome-stable")
+BROWSER_CALL_TIMEOUT = 45.0  # seconds for one chromium.run(), under pytest-timeout's 60
+
+T = TypeVar("T")
+
+
+def chromium_executable() -> str:
+    """Chromium's path: $CHROMIUM, else the first of CHROMIUM_CANDIDATES on PATH."""
+    if named := os.environ.get("CHROMIUM"):
+        if shutil.which(named):
+            return shutil.which(named)
+        pytest.fail(f"CHROMIUM={named} is not an executable", pytrace=False)
+    for name in CHROMIUM_CANDIDATES:
+        if found := shutil.which(name):
+            return found
+    pytest.fail(
+        "The browser tests need Chromium, and none was found. Install it with "
+        "`apt-get install chromium` (Debian; .ci/run does this), or set CHROMIUM "
+        "to the path of a Chromium or Chrome executable.",
+        pytrace=False,
+    )
+
+
+@dataclass
+class Chromium:
+    """The system Chromium, driven by Playwright's async API on its own thread.
+
+    Write what a reader does as a coroutine that uses `chromium.browser`, and
+    run it with `chromium.run(coroutine)`, which returns its result:
+
+        async def title(url):
+            page = await chromium.browser.new_page()
+            ...
+        assert chromium.run(title(site_url)) == "..."
+    """
+
+    browser: Any  # playwright.async_api.Browser
+    loop: asyncio.AbstractEventLoop
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+        try:
+            return future.result(timeout=BROWSER_CALL_TIMEOUT)
+        except BaseException:
+            # A timeout, pytest-timeout or Ctrl+C: the browser's work ends too.
+            future.cancel()
+            raise
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Chromium]:
+    """One Chromium per test process (xdist worker), started on first use.
+
+    A missing Chromium fails the test with how to install it: never a skip.
+    """
+    from playwright.async_api import async_playwright
+
+    executable = chromium_executable()
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="chromium", daemon=True)
+    thread.start()
+
+    def call(coroutine):
+        return asyncio.run_coroutine_threadsafe(coroutine, loop).result(
+            timeout=BROWSER_CALL_TIMEOUT
+        )
+
+    async def launch():
+        playwright = await async_playwright().start()
+        try:
+            browser = await playwright.chromium.launch(
+                executable_path=executable, args=CHROMIUM_FLAGS
+            )
+        except BaseException:
+            await playwright.stop()
+            raise
+        return playwright, browser
+
+    try:
+        playwright, browser = call(launch())
+        try:
+            yield Chromium(browser, loop)
+        finally:
+            call(browser.close())
+            call(playwright.stop())
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
 
 
 # --- TLS with a local certificate authority --------------------------------

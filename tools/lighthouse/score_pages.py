@@ -1,0 +1,207 @@
+"""Lighthouse scores of the built site: the home page and the heaviest page.
+
+    python tools/lighthouse/score_pages.py site/        (what `make lighthouse` runs)
+
+Serves the site on a free loopback port, compressed with gzip as GitHub Pages
+serves it, and runs Lighthouse (the npm package pinned in this folder) on the
+system Chromium, for a phone (Lighthouse's default: a mid-range phone on a slow
+4G network, simulated) and for a desktop. It prints a table of the scores and
+of each page's total transfer size, writes the full reports to
+lighthouse-reports/, and exits with 1 if a score is under 95 or if Chromium
+asked for anything but the site.
+
+Not a test: the scores depend on this machine's speed. Run it by hand after a
+change to the theme, the stylesheets or the scripts, and on a quiet machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import gzip
+import http.server
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+LIGHTHOUSE = HERE / "node_modules" / ".bin" / "lighthouse"
+MINIMUM_SCORE = 95
+CATEGORIES = ["performance", "accessibility", "best-practices"]
+PRESETS = ["mobile", "desktop"]
+# The flags of the browser tests (tests/conftest.py), for chrome-launcher.
+# --host-resolver-rules keeps Chromium from looking up Google's hostnames.
+CHROMIUM_FLAGS = (
+    "--headless --no-sandbox --disable-gpu --disable-dev-shm-usage"
+    " --disable-background-networking --disable-component-update --no-first-run"
+    " --disable-quic --disable-sync"
+    " --host-resolver-rules='MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost'"
+)
+# What GitHub Pages compresses: text, not images or fonts that are already so.
+COMPRESSED_TYPES = ("text/", "application/javascript", "application/json", "image/svg")
+
+
+class GzipHandler(http.server.SimpleHTTPRequestHandler):
+    """Static files over HTTP/1.1 with keep-alive, gzipped when the client asks."""
+
+    protocol_version = "HTTP/1.1"
+
+    def send_head(self):
+        path = Path(self.translate_path(self.path))
+        if path.is_dir() and self.path.split("?")[0].endswith("/"):
+            path /= "index.html"
+        if not path.is_file():
+            return super().send_head()  # redirects (a/ -> a/) and 404s
+        body = path.read_bytes()
+        content_type = self.guess_type(str(path))
+        accepted = self.headers.get("Accept-Encoding", "")
+        compress = "gzip" in accepted and content_type.startswith(COMPRESSED_TYPES)
+        if compress:
+            body = gzip.compress(body, compresslevel=6, mtime=0)
+        self.send_response(200)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "max-age=600")  # GitHub Pages' default
+        self.send_header("Vary", "Accept-Encoding")
+        if compress:
+            self.send_header("Content-Encoding", "gzip")
+        self.end_headers()
+        return io.BytesIO(body)
+
+    def log_message(self, format, *args):
+        pass
+
+
+class ImageParser(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.images: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        source = dict(attrs).get("src")
+        if tag == "img" and source and not urlsplit(source).netloc:
+            self.images.append(unquote(urlsplit(source).path))
+
+
+def page_weight(site: Path, html: Path) -> int:
+    """Bytes a page adds to what every page loads: its gzipped HTML and its images.
+    (The theme's CSS and scripts are the same on every page.)"""
+    parser = ImageParser()
+    parser.feed(html.read_text(encoding="utf-8"))
+    images = {(html.parent / image).resolve() for image in parser.images}
+    return len(gzip.compress(html.read_bytes())) + sum(
+        image.stat().st_size
+        for image in images
+        if image.is_file() and image.is_relative_to(site)
+    )
+
+
+def pages_to_score(site: Path) -> list[str]:
+    """The home page and the heaviest page, as paths from the site's root."""
+    weights = {
+        html.parent.relative_to(site).as_posix(): page_weight(site, html)
+        for html in site.rglob("index.html")
+    }
+    heaviest = max(weights, key=weights.get)
+    home = "."
+    return [""] + ([f"{heaviest}/"] if heaviest != home else [])
+
+
+def chromium() -> str:
+    for name in (os.environ.get("CHROMIUM"), "chromium", "google-chrome"):
+        if name and (found := shutil.which(name)):
+            return found
+    sys.exit("Lighthouse needs Chromium: apt-get install chromium, or set CHROMIUM")
+
+
+def run_lighthouse(url: str, preset: str, report: Path) -> dict:
+    command = [
+        str(LIGHTHOUSE),
+        url,
+        f"--chrome-flags={CHROMIUM_FLAGS}",
+        f"--only-categories={','.join(CATEGORIES)}",
+        "--output=json",
+        "--output=html",
+        f"--output-path={report}",
+        "--no-enable-error-reporting",
+        "--quiet",
+    ]
+    if preset == "desktop":
+        command.append("--preset=desktop")
+    environment = {**os.environ, "CHROME_PATH": chromium()}
+    subprocess.run(command, check=True, env=environment)  # noqa: S603 (our own command)
+    return json.loads(report.with_suffix(".report.json").read_text(encoding="utf-8"))
+
+
+def off_loopback(result: dict, site_url: str) -> list[str]:
+    requests = result["audits"]["network-requests"]["details"]["items"]
+    netloc = urlsplit(site_url).netloc
+    return [
+        item["url"]
+        for item in requests
+        if urlsplit(item["url"]).scheme != "data"
+        and urlsplit(item["url"]).netloc != netloc
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("site", type=Path, help="the built site, e.g. site/")
+    parser.add_argument("--reports", type=Path, default=ROOT / "lighthouse-reports")
+    parser.add_argument("--preset", choices=PRESETS, action="append")
+    args = parser.parse_args()
+    if not LIGHTHOUSE.exists():
+        sys.exit(f"{LIGHTHOUSE} is missing: run `npm ci` in {HERE} (make does)")
+    site = args.site.resolve()
+    args.reports.mkdir(exist_ok=True)
+
+    handler = functools.partial(GzipHandler, directory=str(site))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    site_url = f"http://127.0.0.1:{server.server_address[1]}/"
+
+    failures = []
+    print(f"{'page':28} {'preset':8} perf  a11y  best   transfer (bytes)")
+    try:
+        for path in pages_to_score(site):
+            for preset in args.preset or PRESETS:
+                name = (path.strip("/").replace("/", "-") or "home") + f"-{preset}"
+                result = run_lighthouse(site_url + path, preset, args.reports / name)
+                scores = {
+                    category: round(100 * result["categories"][category]["score"])
+                    for category in CATEGORIES
+                }
+                transfer = int(result["audits"]["total-byte-weight"]["numericValue"])
+                print(
+                    f"{path or '(home)':28} {preset:8} {scores['performance']:4}"
+                    f" {scores['accessibility']:5} {scores['best-practices']:5}"
+                    f" {transfer:>10,}"
+                )
+                failures += [
+                    f"{path or '(home)'} {preset}: {category} {score} < {MINIMUM_SCORE}"
+                    for category, score in scores.items()
+                    if score < MINIMUM_SCORE
+                ]
+                failures += [
+                    f"{path or '(home)'} {preset}: requested {url}"
+                    for url in off_loopback(result, site_url)
+                ]
+    finally:
+        server.shutdown()
+        server.server_close()
+    print(f"Reports: {args.reports}/")
+    if failures:
+        sys.exit("\n".join(failures))
+
+
+if __name__ == "__main__":
+    main()
