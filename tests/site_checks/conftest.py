@@ -78,6 +78,12 @@ async () => {
   try {
     for (const button of document.querySelectorAll('button[data-clipboard-target]')) {
       copied = null;
+      // A block inside a collapsed "??? example" is copied once the reader
+      // opens it: open it, as they would.
+      for (let details = button.closest('details'); details;
+           details = details.parentElement.closest('details')) {
+        details.open = true;
+      }
       button.click();
       const code = document.querySelector(button.dataset.clipboardTarget);
       const block = button.closest('.highlight') || code.closest('.highlight');
