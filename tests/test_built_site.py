@@ -3,7 +3,7 @@
 import re
 from html.parser import HTMLParser
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 import pytest
 
@@ -25,10 +25,16 @@ class PageParser(HTMLParser):
         super().__init__()
         self.code_blocks: list[str] = []
         self.loaded_urls: list[str] = []
+        self.links: list[str] = []  # every <a href>
+        self.ids: set[str] = set()  # every anchor a link can point at
         self._in_code_block = False
 
     def handle_starttag(self, tag, attrs):
         attributes = dict(attrs)
+        if attributes.get("id"):
+            self.ids.add(attributes["id"])
+        if tag == "a" and attributes.get("href"):
+            self.links.append(attributes["href"])
         if tag == "pre":
             self._in_code_block = True
             self.code_blocks.append("")
@@ -101,3 +107,31 @@ def test_pages_load_nothing_from_another_host(parsed_pages):
         if urlsplit(url).netloc or url.startswith("//")
     ]
     assert foreign == []
+
+
+def link_target(page: str, href: str) -> tuple[str, str] | None:
+    """The built file and anchor an internal link points at; None if external."""
+    url = urlsplit(urljoin(f"http://site/{page}", href))
+    if url.netloc != "site":
+        return None  # another host, mailto:, and the like: not fetched here
+    path = unquote(url.path).lstrip("/")
+    if path == "" or path.endswith("/"):
+        path += "index.html"
+    return path, unquote(url.fragment)
+
+
+def test_every_internal_link_and_anchor_exists(built_site, parsed_pages):
+    # MkDocs' own validation (mkdocs.yml) checks the links written in Markdown;
+    # this checks the built HTML itself: theme, navigation, raw HTML links.
+    broken = []
+    for page, parsed in parsed_pages.items():
+        for href in parsed.links:
+            target = link_target(page, href)
+            if target is None:
+                continue
+            path, anchor = target
+            if not (built_site / path).is_file():
+                broken.append(f"{page}: {href} (no such file)")
+            elif anchor and anchor not in parsed_pages.get(path, PageParser()).ids:
+                broken.append(f"{page}: {href} (no such anchor)")
+    assert broken == []

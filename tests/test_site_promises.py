@@ -144,3 +144,22 @@ def test_lines_left_out_of_coverage_say_why():
         if re.search(r"pragma: no cover\s*$", line)
     ]
     assert bare == []
+
+
+@pytest.mark.site  # tomllib: Python 3.11+, like the site's build
+def test_versions_on_the_home_page_are_the_tested_ones():
+    # The home page tells readers what to install: exactly what the tests ran.
+    import tomllib
+
+    pinned = {}
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    for requirement in project["project"]["dependencies"]:
+        match = re.match(r"([\w-]+)==([\w.]+)(?:\s*;\s*(.*))?$", requirement)
+        if match and "< '3.11'" not in (match[3] or ""):
+            pinned[match[1].lower()] = match[2]
+    home = (DOCS / "index.md").read_text(encoding="utf-8")
+    named = {
+        name.lower(): version
+        for name, version in re.findall(r'"([\w-]+)==([\w.]+)"', home)
+    }
+    assert named == pinned
