@@ -1,0 +1,151 @@
+"""Tests of the page "Secure WebSockets" (docs/websockets/secure.md)."""
+
+import asyncio
+import ssl
+from pathlib import Path
+
+import pytest
+import trustme
+from websockets.asyncio.client import connect
+from websockets.asyncio.server import serve
+from websockets.exceptions import InvalidMessage
+
+SERVER = "websocket_apps/secure_echo_server.py"
+CLIENT = "websocket_apps/secure_echo_client.py"
+MAKE_CA = "websocket_apps/make_local_ca.py"
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "websockets" / "secure.md"
+# What the page shows of the error (the source line of _ssl.c after it varies).
+UNTRUSTED = (
+    "ssl.SSLCertVerificationError: [SSL: CERTIFICATE_VERIFY_FAILED] "
+    "certificate verify failed: unable to get local issuer certificate"
+)
+
+
+@pytest.fixture(scope="module")
+def secure_server(start_server, local_certificates):
+    certificates = local_certificates
+    with start_server(
+        SERVER,
+        "--cert",
+        str(certificates.cert_file),
+        "--key",
+        str(certificates.key_file),
+    ) as server:
+        yield server
+    assert server.output.endswith("Server stopped\n")
+
+
+def wss_uri(server) -> str:
+    return f"wss://{server.host}:{server.port}/"
+
+
+def test_client_trusting_the_local_ca_gets_its_echo(
+    secure_server, local_certificates, run_example
+):
+    ca_file = str(local_certificates.ca_file)
+    run_example(CLIENT, "--port", str(secure_server.port), "--ca-file", ca_file)
+
+
+@pytest.mark.asyncio
+async def test_the_system_trust_store_does_not_trust_a_local_ca(
+    secure_server, import_snippet
+):
+    client = import_snippet(CLIENT)
+    context = ssl.create_default_context()  # the system's CAs
+    with pytest.raises(ssl.SSLCertVerificationError) as error:
+        await client.echo_securely("hi", wss_uri(secure_server), context)
+    assert f"ssl.SSLCertVerificationError: {error.value}".startswith(UNTRUSTED)
+    assert UNTRUSTED in PAGE.read_text("utf-8")
+
+
+@pytest.mark.asyncio
+async def test_the_name_in_the_certificate_is_checked(
+    secure_server, local_certificates, import_snippet
+):
+    # The right CA, but the client expects another name than the certificate's.
+    client = import_snippet(CLIENT)
+    context = client.tls_context(str(local_certificates.ca_file))
+    with pytest.raises(ssl.SSLCertVerificationError, match="mismatch"):
+        async with connect(
+            wss_uri(secure_server), ssl=context, server_hostname="example.com"
+        ):
+            pass
+
+
+def test_client_program_explains_an_untrusted_certificate(
+    secure_server, run_example, tmp_path
+):
+    other_ca = tmp_path / "other-ca.pem"
+    trustme.CA().cert_pem.write_to_path(other_ca)
+    with pytest.raises(SystemExit) as exit_info:
+        run_example(
+            CLIENT, "--port", str(secure_server.port), "--ca-file", str(other_ca)
+        )
+    assert exit_info.value.code == (
+        "Untrusted server certificate (unable to get local issuer certificate): "
+        f"is {other_ca} the CA that signed it?"
+    )
+
+
+@pytest.mark.asyncio
+async def test_plain_ws_to_a_tls_server_fails_and_the_server_goes_on(
+    secure_server, local_certificates, import_snippet
+):
+    client = import_snippet(CLIENT)
+    with pytest.raises(InvalidMessage):
+        await connect(
+            f"ws://{secure_server.host}:{secure_server.port}/", open_timeout=5
+        )
+    context = client.tls_context(str(local_certificates.ca_file))
+    assert await client.echo_securely("still up", wss_uri(secure_server), context) == (
+        "still up"
+    )
+
+
+@pytest.mark.parametrize("leaves", ["politely", "breaking-the-protocol"])
+def test_server_survives_clients_that_leave_early(
+    secure_server, local_certificates, raw_websocket, import_snippet, leaves
+):
+    client = import_snippet(CLIENT)
+    tls = client.tls_context(str(local_certificates.ca_file))
+    host, port = secure_server.host, secure_server.port
+    with raw_websocket(host, port, tls=tls) as websocket:
+        if leaves == "politely":  # before its echo comes back
+            websocket.send_then_close("bye")
+            assert websocket.read_close() == (1000, "")
+        else:  # with a text message that is not UTF-8
+            websocket.send_frame(0x1, b"caf\xe9")
+            assert websocket.read_close()[0] == 1007
+    assert (
+        asyncio.run(client.echo_securely("next", wss_uri(secure_server), tls)) == "next"
+    )
+
+
+def test_client_says_what_to_do_when_no_server(
+    run_example, local_certificates, free_port
+):
+    ca_file = str(local_certificates.ca_file)
+    with pytest.raises(SystemExit) as exit_info:
+        run_example(CLIENT, "--port", str(free_port), "--ca-file", ca_file)
+    expected = f"No server at wss://127.0.0.1:{free_port}/: start secure_echo_server.py"
+    assert exit_info.value.code == expected
+
+
+@pytest.mark.asyncio
+async def test_made_certificates_work_for_a_reader(
+    run_example, import_snippet, tmp_path
+):
+    # What a reader does: make the files, start the server, connect with them.
+    folder = tmp_path / "certificates"
+    run_example(MAKE_CA, "--folder", str(folder))
+    assert (folder / "server-key.pem").stat().st_mode & 0o777 == 0o600
+    server = import_snippet(SERVER)
+    client = import_snippet(CLIENT)
+    context = server.tls_context(folder / "server.pem", folder / "server-key.pem")
+    async with serve(server.echo, "127.0.0.1", 0, ssl=context) as running:
+        port = running.sockets[0].getsockname()[1]
+        for host in ("127.0.0.1", "localhost"):
+            reply = await client.echo_securely(
+                "Hello", f"wss://{host}:{port}/", client.tls_context(folder / "ca.pem")
+            )
+            assert reply == "Hello"
