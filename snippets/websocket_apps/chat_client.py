@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import signal
 import sys
 import threading
 from asyncio import FIRST_COMPLETED
@@ -66,7 +67,7 @@ async def chat(name: str, uri: str, lines: asyncio.Queue) -> None:
         sending = asyncio.create_task(send(websocket, lines))
         try:
             await asyncio.wait([receiving, sending], return_when=FIRST_COMPLETED)
-        finally:  # the end of input, the server leaving, or Ctrl+C
+        finally:  # the end of input, the server leaving, or an error
             sending.cancel()  # stop waiting for the keyboard
             await websocket.close()  # leave with 1000 (OK), if not closed yet
         await receiving  # print what arrived before the close; raise if it broke
@@ -75,14 +76,20 @@ async def chat(name: str, uri: str, lines: asyncio.Queue) -> None:
 
 
 # --8<-- [end:chat]
+# --8<-- [start:ctrl-c]
 async def chat_from_keyboard(name: str, uri: str) -> None:
     lines: asyncio.Queue = asyncio.Queue()
     loop = asyncio.get_running_loop()
+    # Ctrl+C leaves the chat as the end of input does. (Windows has no such
+    # signal handlers: there, Ctrl+C raises KeyboardInterrupt.)
+    with contextlib.suppress(NotImplementedError):
+        loop.add_signal_handler(signal.SIGINT, lines.put_nowait, None)
     # A daemon thread does not keep the program alive once the chat is over.
     threading.Thread(target=read_keyboard, args=(lines, loop), daemon=True).start()
     await chat(name, uri, lines)
 
 
+# --8<-- [end:ctrl-c]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default=HOST)
@@ -92,7 +99,7 @@ def main() -> None:
 
     uri = f"ws://{args.host}:{args.port}/chat"
     try:
-        with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C leaves too
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C on Windows
             asyncio.run(chat_from_keyboard(args.name, uri))
     except OSError:  # ConnectionRefusedError and the like
         sys.exit(f"No server at {uri}: start chat_server.py")

@@ -9,13 +9,14 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import signal
 from http import HTTPStatus
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import ServerConnection, broadcast, serve
-from websockets.exceptions import ConnectionClosedError
+from websockets.exceptions import ConnectionClosedError, InvalidHandshake
 from websockets.frames import CloseCode
 from websockets.http11 import Request, Response
 
@@ -71,7 +72,8 @@ class ChatRoom:
         async for message in websocket:
             if not isinstance(message, str):
                 await websocket.close(CloseCode.UNSUPPORTED_DATA, "text only")
-            elif message.strip():
+                return
+            if message.strip():  # blank lines are not worth a broadcast
                 self.announce({"type": "message", "name": name, "text": message})
 
 
@@ -127,12 +129,14 @@ def page(connection: ServerConnection, filename: str, content_type: str) -> Resp
 
 # --8<-- [end:http]
 # --8<-- [start:signals]
-def stop_on_sigterm(stop: asyncio.Event) -> None:
-    """Set `stop` when the process receives SIGTERM."""
+def stop_on_signals(stop: asyncio.Event) -> None:
+    """Set `stop` on Ctrl+C (SIGINT) and on SIGTERM."""
     # SIGTERM is how `kill`, systemd or Docker ask a server to stop. Windows
-    # has no such signal handlers: there, Ctrl+C alone stops the server.
+    # has no such signal handlers: there, Ctrl+C raises KeyboardInterrupt.
+    loop = asyncio.get_running_loop()
     with contextlib.suppress(NotImplementedError):
-        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        for signal_number in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signal_number, stop.set)
 
 
 # --8<-- [end:signals]
@@ -146,8 +150,16 @@ async def serve_chat(
     close_timeout: float = CLOSE_TIMEOUT,
 ) -> None:
     """Serve until Ctrl+C or SIGTERM, then close every connection with 1001."""
+    # websockets 16 logs each failed opening handshake (a browser, a port
+    # scanner) as an error with a traceback; websockets 17 only at the debug
+    # level. A client's mistake is not the server's error: leave it out.
+    logging.getLogger("websockets.server").addFilter(
+        lambda record: (
+            not isinstance(record.exc_info and record.exc_info[1], InvalidHandshake)
+        )
+    )
     stop = asyncio.Event()
-    stop_on_sigterm(stop)
+    stop_on_signals(stop)
     room = ChatRoom()
     try:
         async with serve(
@@ -166,7 +178,7 @@ async def serve_chat(
             await stop.wait()
         # Leaving the block closed every connection with code 1001 (going
         # away), and waited until each handler had returned.
-    finally:  # after SIGTERM, or cancelled by Ctrl+C
+    finally:
         print("Server stopped")
 
 
@@ -189,8 +201,7 @@ def main() -> None:
         args.ping_timeout,
         args.close_timeout,
     )
-    # Ctrl+C cancels serve_chat(), which closes every connection on its way out.
-    with contextlib.suppress(KeyboardInterrupt):
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C on Windows
         asyncio.run(chat)
 
 

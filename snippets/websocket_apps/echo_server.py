@@ -8,9 +8,14 @@ Run it, then run echo_client.py in another terminal:
 import argparse
 import asyncio
 import contextlib
+import logging
 
 from websockets.asyncio.server import ServerConnection, serve
-from websockets.exceptions import ConnectionClosedError, ConnectionClosedOK
+from websockets.exceptions import (
+    ConnectionClosedError,
+    ConnectionClosedOK,
+    InvalidHandshake,
+)
 
 HOST = "127.0.0.1"  # loopback: reachable from this machine only
 PORT = 8765
@@ -36,6 +41,14 @@ async def echo(websocket: ServerConnection) -> None:
 # --8<-- [start:serve]
 async def serve_echo(host: str = HOST, port: int = PORT) -> None:
     """Serve until cancelled (Ctrl+C), then close every connection cleanly."""
+    # websockets 16 logs each failed opening handshake (a browser, a port
+    # scanner) as an error with a traceback; websockets 17 only at the debug
+    # level. A client's mistake is not the server's error: leave it out.
+    logging.getLogger("websockets.server").addFilter(
+        lambda record: (
+            not isinstance(record.exc_info and record.exc_info[1], InvalidHandshake)
+        )
+    )
     server = await serve(echo, host, port, max_size=MAX_MESSAGE_SIZE)
     host, port = server.sockets[0].getsockname()[:2]
     print(f"Listening on {host}:{port}", flush=True)

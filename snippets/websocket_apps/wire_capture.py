@@ -31,12 +31,19 @@ PLACEHOLDERS = {
     "user-agent": "Python/<version> websockets/<version>",
     "server": "Python/<version> websockets/<version>",
 }
-# The opcode in each frame's first byte: data frames, then control frames.
-DATA_OPCODES = {0x0: "CONT", 0x1: "TEXT", 0x2: "BINARY"}
-OPCODES = DATA_OPCODES | {0x8: "CLOSE", 0x9: "PING", 0xA: "PONG"}
+# The opcode in the low 4 bits of each frame's first byte.
+OPCODES = {
+    0x0: "CONT",  # data frames: a continuation, text, binary
+    0x1: "TEXT",
+    0x2: "BINARY",
+    0x8: "CLOSE",  # control frames
+    0x9: "PING",
+    0xA: "PONG",
+}
 
 
 async def echo(websocket: ServerConnection) -> None:
+    # One well-behaved client: no error handling here (see echo_server.py).
     async for message in websocket:
         await websocket.send(message)
 

@@ -171,10 +171,14 @@ async def test_terminal_program_chats_both_ways_and_leaves_on_ctrl_c(chat_server
         ada.stdin.write("Hello, Grace! 👋\n".encode())
         assert (await next_event(grace, "message", "Ada"))["text"] == "Hello, Grace! 👋"
         assert await ada_prints() == "Ada: Hello, Grace! 👋\n"
-        ada.send_signal(signal.SIGINT)  # Ctrl+C
+        ada.send_signal(signal.SIGINT)  # Ctrl+C: Ada leaves, as at the end of input
         await next_event(grace, "leave", "Ada")
-        _, errors = await asyncio.wait_for(ada.communicate(), TIMEOUT)
-    assert (ada.returncode, errors) == (0, b"")
+        output, errors = await asyncio.wait_for(ada.communicate(), TIMEOUT)
+    assert (ada.returncode, output, errors) == (
+        0,
+        b"Disconnected (close code 1000)\n",
+        b"",
+    )
 
 
 def test_terminal_client_reports_a_lost_connection(

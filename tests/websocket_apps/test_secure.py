@@ -1,6 +1,7 @@
 """Tests of the page "Secure WebSockets" (docs/websockets/secure.md)."""
 
 import asyncio
+import gc
 import ssl
 from pathlib import Path
 
@@ -9,6 +10,21 @@ import trustme
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import serve
 from websockets.exceptions import InvalidMessage
+
+# Python 3.10's asyncio warns when it frees a TLS transport that the peer's
+# close had already ended, but nobody closed again (its new TLS code in 3.11
+# no longer does): websockets 16 clients on 3.10 trigger it. Not our code.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:unclosed transport <asyncio.sslproto._SSLProtocolTransport:ResourceWarning"
+)
+
+
+@pytest.fixture(autouse=True)
+def free_transports_here():
+    """Free this test's transports while the filter above applies."""
+    yield
+    gc.collect()
+
 
 SERVER = "websocket_apps/secure_echo_server.py"
 CLIENT = "websocket_apps/secure_echo_client.py"

@@ -44,7 +44,7 @@ def test_client_that_leaves_before_its_greeting(
 ):
     client = import_snippet(GREETING_CLIENT)
     with raw_websocket(greeting_server.host, greeting_server.port) as leaving:
-        leaving.send_then_close("Ada")
+        leaving.send_then_close("Early")
         # The server answers the close, and sends no greeting before it.
         assert leaving.read_frame() == (CLOSE, struct.pack("!H", 1000))
     assert await_hello(client, greeting_server) == "Hello Grace!"
