@@ -8,7 +8,6 @@ Run it, then run greeting_client.py in another terminal:
 import argparse
 import asyncio
 import contextlib
-import functools
 
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
@@ -21,13 +20,11 @@ MAX_NAME_SIZE = 1024  # bytes: a name is short, refuse anything bigger (1009)
 
 
 # --8<-- [start:greet]
-async def greet(
-    websocket: ServerConnection, name_timeout: float = NAME_TIMEOUT
-) -> None:
+async def greet(websocket: ServerConnection) -> None:
     """Receive a name and send a greeting back."""
     try:
         # A client that connects and never sends must not hold a connection.
-        name = await asyncio.wait_for(websocket.recv(), name_timeout)
+        name = await asyncio.wait_for(websocket.recv(), NAME_TIMEOUT)
     except asyncio.TimeoutError:
         await websocket.close(CloseCode.POLICY_VIOLATION, "no name received")
         return
@@ -48,12 +45,9 @@ async def greet(
 
 # --8<-- [end:greet]
 # --8<-- [start:serve]
-async def serve_greetings(
-    host: str = HOST, port: int = PORT, name_timeout: float = NAME_TIMEOUT
-) -> None:
+async def serve_greetings(host: str = HOST, port: int = PORT) -> None:
     """Serve until cancelled (Ctrl+C), then close every connection cleanly."""
-    handler = functools.partial(greet, name_timeout=name_timeout)
-    server = await serve(handler, host, port, max_size=MAX_NAME_SIZE)
+    server = await serve(greet, host, port, max_size=MAX_NAME_SIZE)
     host, port = server.sockets[0].getsockname()[:2]
     print(f"Listening on {host}:{port}", flush=True)
     try:
@@ -67,11 +61,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default=HOST)
     parser.add_argument("--port", type=int, default=PORT, help="0 picks a free port")
-    parser.add_argument("--name-timeout", type=float, default=NAME_TIMEOUT)
     args = parser.parse_args()
 
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C stops the server
-        asyncio.run(serve_greetings(args.host, args.port, args.name_timeout))
+        asyncio.run(serve_greetings(args.host, args.port))
 
 
 if __name__ == "__main__":

@@ -164,16 +164,19 @@ async def test_terminal_program_chats_both_ways_and_leaves_on_ctrl_c(chat_server
         async def ada_prints() -> str:
             return (await asyncio.wait_for(ada.stdout.readline(), TIMEOUT)).decode()
 
-        assert re.fullmatch(r"\* Ada joined \(\d+ online\)\n", await ada_prints())
-        await next_event(grace, "join", "Ada")
-        await grace.send("Hi, Ada")
-        assert await ada_prints() == "Grace: Hi, Ada\n"
-        ada.stdin.write("Hello, Grace! 👋\n".encode())
-        assert (await next_event(grace, "message", "Ada"))["text"] == "Hello, Grace! 👋"
-        assert await ada_prints() == "Ada: Hello, Grace! 👋\n"
-        ada.send_signal(signal.SIGINT)  # Ctrl+C: Ada leaves, as at the end of input
+        try:
+            assert re.fullmatch(r"\* Ada joined \(\d+ online\)\n", await ada_prints())
+            await next_event(grace, "join", "Ada")
+            await grace.send("Hi, Ada")
+            assert await ada_prints() == "Grace: Hi, Ada\n"
+            ada.stdin.write("Hello, Grace! 👋\n".encode())
+            said = await next_event(grace, "message", "Ada")
+            assert said["text"] == "Hello, Grace! 👋"
+            assert await ada_prints() == "Ada: Hello, Grace! 👋\n"
+        finally:  # pass or fail, no process is left behind
+            ada.send_signal(signal.SIGINT)  # Ctrl+C: Ada leaves, as at end of input
+            output, errors = await asyncio.wait_for(ada.communicate(), TIMEOUT)
         await next_event(grace, "leave", "Ada")
-        output, errors = await asyncio.wait_for(ada.communicate(), TIMEOUT)
     assert (ada.returncode, output, errors) == (
         0,
         b"Disconnected (close code 1000)\n",
