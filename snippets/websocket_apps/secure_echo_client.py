@@ -14,7 +14,7 @@ from websockets.asyncio.client import connect
 
 HOST = "127.0.0.1"
 PORT = 8765
-CA_FILE = "certificates/ca.pem"  # written by make_local_ca.py
+CA_FILE = "certs/ca.pem"  # written by make_local_ca.py
 TIMEOUT = 5.0  # seconds: fail fast rather than hang on a dead server
 
 

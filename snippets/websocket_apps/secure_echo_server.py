@@ -1,7 +1,8 @@
 """A WebSocket echo server over TLS (wss://), with a certificate from a local CA.
 
-Make the certificate with make_local_ca.py first, then:
+Make the certificates first with make_local_ca.py (from the HTTPS page):
 
+    python make_local_ca.py --folder certs
     python secure_echo_server.py
 """
 
@@ -15,8 +16,8 @@ from websockets.exceptions import ConnectionClosedError, ConnectionClosedOK
 
 HOST = "127.0.0.1"  # loopback: reachable from this machine only
 PORT = 8765
-CERT_FILE = "certificates/server.pem"  # written by make_local_ca.py
-KEY_FILE = "certificates/server-key.pem"
+CERT_FILE = "certs/server.pem"  # written by make_local_ca.py
+KEY_FILE = "certs/server-key.pem"
 
 
 async def echo(websocket: ServerConnection) -> None:

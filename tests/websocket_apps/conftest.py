@@ -1,9 +1,11 @@
-"""Fixtures of the WebSockets chapter: a hand-written client and a real browser.
+"""Fixtures of the WebSockets chapter: a hand-written client, a shared server.
 
 * `raw_websocket` opens connections byte by byte, to send what no library
   would: an invalid frame, a frame header that announces too much, a client
   that never answers a ping or that disappears without closing.
-* `browser` is Debian's Chromium, headless, driven by Playwright.
+* `echo_server` is the echo server of "Server and client", for two pages.
+
+The browser test of the chat uses the shared `chromium` (tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -13,31 +15,10 @@ import os
 import socket
 import ssl
 import struct
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 TIMEOUT = 5.0  # seconds for any read from a server under test
-
-# The browser tests drive the system's Chromium (Debian's `chromium` package).
-# Playwright's own browser download is not used.
-CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-quic",
-    "--disable-sync",
-    # The flags above still let Chromium look up Google's hosts at start-up.
-    # Inside this browser, every name but loopback's now resolves to nothing:
-    # no DNS query leaves the machine, and no proxy is used.
-    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
-    "--no-proxy-server",
-]
 
 TEXT, BINARY, CLOSE, PING = 0x1, 0x2, 0x8, 0x9
 
@@ -151,27 +132,3 @@ def echo_server(start_server):
 def raw_websocket() -> type[RawWebSocket]:
     """`with raw_websocket(host, port, path) as ws:` a hand-made connection."""
     return RawWebSocket
-
-
-@pytest.fixture
-def browser() -> Iterator:
-    """Headless Chromium (the system's), driven through Playwright's sync API.
-
-    Function-scoped on purpose: while Playwright's sync API is started, its
-    event loop counts as running in this thread, and every asyncio test that
-    the same worker runs next would fail ("cannot be called from a running
-    event loop"). Starting it per test costs about a second.
-    """
-    if not CHROMIUM.is_file():
-        pytest.fail(
-            f"No Chromium at {CHROMIUM}: install Debian's package "
-            "(apt-get install chromium) or set CHROMIUM to its path"
-        )
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
-        )
-        yield chromium
-        chromium.close()

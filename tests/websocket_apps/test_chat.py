@@ -335,43 +335,51 @@ async def test_a_page_from_another_site_cannot_join(chat_server):
 # --- The browser client ----------------------------------------------------
 
 
-def test_browser_and_python_client_chat_both_ways(chat_server, browser):
-    from playwright.sync_api import expect
-    from websockets.sync.client import connect as connect_sync
+def test_browser_and_python_client_chat_both_ways(chat_server, chromium):
+    from playwright.async_api import expect
 
     site = f"http://{chat_server.host}:{chat_server.port}"
-    page = browser.new_page()
     requests, sockets, problems = [], [], []
-    page.on("request", lambda request: requests.append(request.url))
-    page.on("websocket", lambda websocket: sockets.append(websocket.url))
-    page.on("pageerror", lambda error: problems.append(str(error)))
-    page.on("console", lambda message: problems.append(message.text))
-    page.goto(f"{site}/")
 
-    page.get_by_label("Your name").fill("Chromium")
-    page.get_by_role("button", name="Join").click()
-    messages = page.locator("#messages li")
-    expect(messages.last).to_have_text(re.compile(r"\* Chromium joined \(\d+ online\)"))
+    async def chat_in_browser_and_in_python() -> dict:
+        """Chromium joins the room, then a Python client; they talk both ways."""
+        page = await chromium.browser.new_page()
+        try:
+            page.on("request", lambda request: requests.append(request.url))
+            page.on("websocket", lambda websocket: sockets.append(websocket.url))
+            page.on("pageerror", lambda error: problems.append(str(error)))
+            page.on("console", lambda message: problems.append(message.text))
+            await page.goto(f"{site}/")
 
-    with connect_sync(chat_uri(chat_server, "Python"), open_timeout=TIMEOUT) as python:
-        expect(messages.last).to_have_text(re.compile(r"\* Python joined"))
-        # Python to the browser. The markup must show as text, not run.
-        python.send("<b>Hello</b> from Python")
-        expect(messages.last).to_have_text("Python: <b>Hello</b> from Python")
-        assert page.locator("#messages b").count() == 0
-        # The browser to Python.
-        page.get_by_label("Message").fill("Hello from Chromium 👋")
-        page.get_by_role("button", name="Send").click()
-        while (event := json.loads(python.recv(timeout=TIMEOUT)))["name"] != "Chromium":
-            pass  # the notices and Python's own message
-        assert event == {
-            "type": "message",
-            "name": "Chromium",
-            "text": "Hello from Chromium 👋",
-        }
-    expect(messages.last).to_have_text(re.compile(r"\* Python left"))
-    page.close()
+            await page.get_by_label("Your name").fill("Chromium")
+            await page.get_by_role("button", name="Join").click()
+            messages = page.locator("#messages li")
+            joined = re.compile(r"\* Chromium joined \(\d+ online\)")
+            await expect(messages.last).to_have_text(joined)
 
+            async with member(chat_server, "Python") as python:
+                python_joined = re.compile(r"\* Python joined")
+                await expect(messages.last).to_have_text(python_joined)
+                # Python to the browser. The markup must show as text, not run.
+                await python.send("<b>Hello</b> from Python")
+                shown = "Python: <b>Hello</b> from Python"
+                await expect(messages.last).to_have_text(shown)
+                assert await page.locator("#messages b").count() == 0
+                # The browser to Python.
+                await page.get_by_label("Message").fill("Hello from Chromium 👋")
+                await page.get_by_role("button", name="Send").click()
+                said = await next_event(python, "message", "Chromium")
+            await expect(messages.last).to_have_text(re.compile(r"\* Python left"))
+            return said
+        finally:  # pass or fail, the shared browser keeps no page of this test
+            await page.close()
+
+    said = chromium.run(chat_in_browser_and_in_python())
+    assert said == {
+        "type": "message",
+        "name": "Chromium",
+        "text": "Hello from Chromium 👋",
+    }
     assert problems == []
     # The page loaded nothing from elsewhere: the server's page, script, socket.
     assert requests == [f"{site}/", f"{site}/chat.js"]

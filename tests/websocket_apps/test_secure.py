@@ -26,7 +26,7 @@ pytestmark = pytest.mark.filterwarnings(
 
 SERVER = "websocket_apps/secure_echo_server.py"
 CLIENT = "websocket_apps/secure_echo_client.py"
-MAKE_CA = "websocket_apps/make_local_ca.py"
+MAKE_CA = "http_examples/make_local_ca.py"  # the site's one local CA program
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "websockets" / "secure.md"
 # What the page shows of the error (the source line of _ssl.c after it varies).
 UNTRUSTED = (
@@ -147,20 +147,23 @@ def test_client_says_what_to_do_when_no_server(
 
 
 @pytest.mark.asyncio
-async def test_made_certificates_work_for_a_reader(
-    run_example, import_snippet, tmp_path
-):
-    # What a reader does: make the files, start the server, connect with them.
-    folder = tmp_path / "certificates"
-    run_example(MAKE_CA, "--folder", str(folder))
-    assert (folder / "server-key.pem").stat().st_mode & 0o777 == 0o600
+async def test_made_certificates_work_for_a_reader(import_snippet, tmp_path):
+    # What a reader does: make the files (`make_local_ca.py --folder certs`),
+    # start the server with its defaults, connect with the client's.
+    ca_file, cert_file, key_file = import_snippet(MAKE_CA).make_certificates(
+        tmp_path / "certs"
+    )
     server = import_snippet(SERVER)
     client = import_snippet(CLIENT)
-    context = server.tls_context(folder / "server.pem", folder / "server-key.pem")
+    # The programs' default paths are the files that make_local_ca.py writes.
+    written = [str(path.relative_to(tmp_path)) for path in (cert_file, key_file)]
+    assert written == [server.CERT_FILE, server.KEY_FILE]
+    assert str(ca_file.relative_to(tmp_path)) == client.CA_FILE
+    context = server.tls_context(cert_file, key_file)
     async with serve(server.echo, "127.0.0.1", 0, ssl=context) as running:
         port = running.sockets[0].getsockname()[1]
         for host in ("127.0.0.1", "localhost"):
             reply = await client.echo_securely(
-                "Hello", f"wss://{host}:{port}/", client.tls_context(folder / "ca.pem")
+                "Hello", f"wss://{host}:{port}/", client.tls_context(ca_file)
             )
             assert reply == "Hello"
