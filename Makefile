@@ -23,8 +23,8 @@ serve: $(INSTALLED)
 test: lint build pytest
 
 lint: $(INSTALLED)
-	$(BIN)/ruff check snippets tests tools benchmarks
-	$(BIN)/ruff format --check tests tools benchmarks
+	$(BIN)/ruff check snippets tests tools benchmarks hooks
+	$(BIN)/ruff format --check tests tools benchmarks hooks
 	$(BIN)/python tests/format_snippets.py --check
 
 build: $(INSTALLED)
@@ -39,7 +39,7 @@ update-outputs: $(INSTALLED)
 
 ## format: format snippets and tests
 format: $(INSTALLED)
-	$(BIN)/ruff format tests tools benchmarks
+	$(BIN)/ruff format tests tools benchmarks hooks
 	$(BIN)/python tests/format_snippets.py
 
 ## test-snippets: the snippet tests on another Python, e.g.
