@@ -47,6 +47,27 @@ def test_when_retries_run_out_the_last_answer_raises(api_url, import_snippet, se
         response.raise_for_status()
 
 
+def test_a_refused_connection_is_retried_even_for_post(
+    import_snippet, session, free_port, monkeypatch
+):
+    # The page: "The same rules retry a failed connection for any method, since
+    # the request was never sent." Count the connection attempts urllib3 makes.
+    import urllib3.util.connection
+
+    client = import_snippet(SESSION)
+    attempts = []
+    real_create_connection = urllib3.util.connection.create_connection
+
+    def counted(*args, **kwargs):
+        attempts.append(args[0])
+        return real_create_connection(*args, **kwargs)
+
+    monkeypatch.setattr(urllib3.util.connection, "create_connection", counted)
+    with pytest.raises(requests.ConnectionError, match="Max retries exceeded"):
+        client.create_note(session, f"http://127.0.0.1:{free_port}", "never sent")
+    assert attempts == [("127.0.0.1", free_port)] * 4  # 1 try + 3 retries
+
+
 def test_without_raise_on_status_running_out_raises_retry_error(
     api_url, import_snippet
 ):
