@@ -15,9 +15,9 @@ import time
 HOST = "127.0.0.1"  # loopback: reachable from this machine only
 PORT = 8767
 MAX_FRAME_SIZE = 1024 * 1024  # refuse frames over 1 MiB
-MAX_UNSENT = (
-    4 * 1024 * 1024
-)  # stop reading from a client that does not read its replies
+# Past this many unsent reply bytes, stop reading from a client that does not
+# read its replies (backpressure), rather than store its echoes without limit.
+MAX_UNSENT = 4 * 1024 * 1024
 CLIENT_TIMEOUT = 10.0  # seconds a client may make no progress before we hang up
 HEADER = struct.Struct("!I")  # network byte order, unsigned 32-bit length
 

@@ -3,6 +3,8 @@
 Both servers, the threaded one and the selectors one, pass the same tests.
 """
 
+import contextlib
+import selectors
 import socket
 import struct
 import threading
@@ -151,3 +153,25 @@ def test_client_that_never_sends_is_timed_out(server, client):
     line = server.wait_for_line("Timed out")
     assert line.endswith(f"for {CLIENT_TIMEOUT} seconds")
     assert client.echo_all([b"my turn"], server.host, server.port) == [b"my turn"]
+
+
+def test_a_client_that_does_not_read_its_replies_is_not_read_from(import_snippet):
+    # The page: past MAX_UNSENT bytes of replies the selectors server stops
+    # reading from that client until it catches up (backpressure).
+    server = import_snippet("sockets/selectors_echo_server.py")
+    frame = server.HEADER.pack(64 * 1024) + bytes(64 * 1024)
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        ours.setblocking(False)  # as the server's sockets are
+        theirs.setblocking(False)
+        conn = server.Connection(ours)
+        while len(conn.unsent) < server.MAX_UNSENT:
+            conn.received += frame
+            conn.take_frames()
+        assert conn.wanted_events() == selectors.EVENT_WRITE  # no EVENT_READ
+        while len(conn.unsent) >= server.MAX_UNSENT:  # the client reads again
+            conn.write()
+            with contextlib.suppress(BlockingIOError):
+                while theirs.recv(1024 * 1024):
+                    pass
+        assert conn.wanted_events() == selectors.EVENT_READ | selectors.EVENT_WRITE
