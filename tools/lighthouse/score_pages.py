@@ -104,15 +104,23 @@ def page_weight(site: Path, html: Path) -> int:
     )
 
 
+def element_count(html: Path) -> int:
+    """How many elements a page's HTML opens: what the browser lays out."""
+    text = html.read_text(encoding="utf-8")
+    return text.count("<") - text.count("</")
+
+
 def pages_to_score(site: Path) -> list[str]:
-    """The home page and the heaviest page, as paths from the site's root."""
-    weights = {
-        html.parent.relative_to(site).as_posix(): page_weight(site, html)
+    """The home page, the heaviest page (bytes) and the page with the largest
+    DOM (which costs the most main-thread time), as paths from the site's root."""
+    pages = {
+        html.parent.relative_to(site).as_posix(): html
         for html in site.rglob("index.html")
     }
-    heaviest = max(weights, key=weights.get)
-    home = "."
-    return [""] + ([f"{heaviest}/"] if heaviest != home else [])
+    heaviest = max(pages, key=lambda page: page_weight(site, pages[page]))
+    largest = max(pages, key=lambda page: element_count(pages[page]))
+    chosen = ["."] + [page for page in (heaviest, largest) if page != "."]
+    return ["" if page == "." else f"{page}/" for page in dict.fromkeys(chosen)]
 
 
 def chromium() -> str:
@@ -157,6 +165,9 @@ def main() -> None:
     parser.add_argument("site", type=Path, help="the built site, e.g. site/")
     parser.add_argument("--reports", type=Path, default=ROOT / "lighthouse-reports")
     parser.add_argument("--preset", choices=PRESETS, action="append")
+    parser.add_argument(
+        "--page", action="append", help="a path from the site's root, e.g. http/server/"
+    )
     args = parser.parse_args()
     if not LIGHTHOUSE.exists():
         sys.exit(f"{LIGHTHOUSE} is missing: run `npm ci` in {HERE} (make does)")
@@ -172,7 +183,7 @@ def main() -> None:
     failures = []
     print(f"{'page':28} {'preset':8} perf  a11y  best   transfer (bytes)")
     try:
-        for path in pages_to_score(site):
+        for path in args.page or pages_to_score(site):
             for preset in args.preset or PRESETS:
                 name = (path.strip("/").replace("/", "-") or "home") + f"-{preset}"
                 result = run_lighthouse(site_url + path, preset, args.reports / name)
