@@ -50,7 +50,7 @@ test-snippets:
 	UV_PROJECT_ENVIRONMENT=.venv-other .venv-other/bin/uv sync --locked --python .venv-other/bin/python --no-group docs
 	.venv-other/bin/pytest -m "not site" -n auto -p no:cov
 
-## lighthouse: Lighthouse scores of the home page and the heaviest page (needs Node.js 18.16+)
+## lighthouse: Lighthouse scores of the home page and the heaviest pages (needs Node.js 18.16+)
 lighthouse: build $(LIGHTHOUSE)
 	$(BIN)/python tools/lighthouse/score_pages.py site
 

@@ -1,6 +1,7 @@
-"""Lighthouse scores of the built site: the home page and the heaviest page.
+"""Lighthouse scores of the built site: the home page and the heaviest pages.
 
     python tools/lighthouse/score_pages.py site/        (what `make lighthouse` runs)
+    python tools/lighthouse/score_pages.py site/ --page http/server/ --preset mobile
 
 Serves the site on a free loopback port, compressed with gzip as GitHub Pages
 serves it, and runs Lighthouse (the npm package pinned in this folder) on the
