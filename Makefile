@@ -47,7 +47,7 @@ format: $(INSTALLED)
 test-snippets:
 	$(PYTHON) -m venv .venv-other
 	.venv-other/bin/python -m pip install --quiet uv==$(UV_VERSION)
-	UV_PROJECT_ENVIRONMENT=.venv-other .venv-other/bin/uv sync --locked --python .venv-other/bin/python --no-group docs
+	UV_PROJECT_ENVIRONMENT=.venv-other .venv-other/bin/uv sync --locked --compile-bytecode --python .venv-other/bin/python --no-group docs
 	.venv-other/bin/pytest -m "not site" -n auto -p no:cov
 
 ## lighthouse: Lighthouse scores of the home page and the heaviest pages (needs Node.js 18.16+)
@@ -63,8 +63,12 @@ $(BIN)/uv:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
+# --compile-bytecode: the libraries' .pyc files are written once, here. Python
+# would write them on first import, unless PYTHONDONTWRITEBYTECODE is set (as
+# on some CI machines and containers): then every process, every test server
+# included, compiles what it imports again, and the test run takes seconds more.
 $(INSTALLED): pyproject.toml uv.lock $(BIN)/uv
-	UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync --locked --python $(BIN)/python
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync --locked --compile-bytecode --python $(BIN)/python
 	touch $@
 
 # Lighthouse, at the versions of tools/lighthouse/package-lock.json.
