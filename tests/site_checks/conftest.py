@@ -6,13 +6,19 @@ the scenario returned together with a `BrowserRecord` of everything the
 browser did meanwhile: every request, every console message, every failure.
 The tests of a process share one tab, which forgets what the site stored when
 a test starts (see `Reader`).
+
+A scenario that does not search passes `search=False`: the tab then gets a
+search index with no pages (see `Reader.visit`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -27,6 +33,7 @@ VIEWPORT = {"width": 1280, "height": 900}
 ACTION_TIMEOUT_MS = 10_000  # for one click or one load; the test's own limit is 60 s
 SETTLE_TIMEOUT = 5.0  # seconds for the requests still in flight after a scenario
 LOCAL_SCHEMES = {"data", "blob", "about"}  # URLs that never touch the network
+SEARCH_INDEX = "search/search_index.json"  # fetched by every page, for search
 
 # axe-core findings of these impacts fail a test; "moderate" and "minor" do not.
 BLOCKING_IMPACTS = {"serious", "critical"}
@@ -210,12 +217,16 @@ class Reader:
     block) is cleared, and the test sets the colour scheme it starts with.
     """
 
-    def __init__(self, browser, site_url: str):
+    def __init__(self, browser, site_url: str, built_site: Path):
         self.browser = browser
         self.site_url = site_url
         self.record = BrowserRecord(site_url)
         self.context = None
         self.page = None
+        self.devtools = None  # the page's DevTools session (see visit)
+        self.answering: set[asyncio.Task] = set()
+        index = json.loads((built_site / SEARCH_INDEX).read_text(encoding="utf-8"))
+        self.pageless_index = json.dumps({"config": index["config"], "docs": []})
 
     async def open(self) -> None:
         self.context = await self.browser.new_context(
@@ -240,16 +251,52 @@ class Reader:
             "weberror", lambda error: self.record.console.append(str(error.error))
         )
         self.page = await context.new_page()
+        await self._attach_devtools()
+
+    async def _attach_devtools(self) -> None:
+        self.devtools = await self.context.new_cdp_session(self.page)
+        self.devtools.on("Fetch.requestPaused", self._answer_search_index)
+
+    def _answer_search_index(self, event: dict) -> None:
+        body = base64.b64encode(self.pageless_index.encode()).decode()
+        answer = self.devtools.send(
+            "Fetch.fulfillRequest",
+            {
+                "requestId": event["requestId"],
+                "responseCode": 200,
+                "responseHeaders": [
+                    {"name": "Content-Type", "value": "application/json"}
+                ],
+                "body": body,
+            },
+        )
+        # Playwright calls this handler synchronously: the answer is a task,
+        # kept until done (an unreferenced task may be garbage-collected).
+        task = asyncio.ensure_future(answer)
+        self.answering.add(task)
+        task.add_done_callback(self.answering.discard)
 
     def _logged(self, message) -> None:
         if message.type in ("error", "warning"):
             where = message.location.get("url", "")
             self.record.console.append(f"{message.type}: {message.text} ({where})")
 
-    async def visit(self, scenario, color_scheme: str):
+    async def visit(self, scenario, color_scheme: str, search: bool):
         await self._start_afresh()
         self.record = record = BrowserRecord(self.site_url)
         await self.page.emulate_media(color_scheme=color_scheme)
+        # Every page fetches the search index, and Material builds the search
+        # from it in a worker: a quarter of a second of CPU per page, for a
+        # search that only test_reader_actions.py uses. Without `search`, the
+        # tab gets the index with its configuration and no page: the page and
+        # its scripts run as for a reader; a search would find nothing. This
+        # is done through DevTools (Fetch), not page.route(): a route turns
+        # the browser's HTTP cache off for every request.
+        if search:
+            await self.devtools.send("Fetch.disable")
+        else:
+            pattern = {"urlPattern": f"{self.site_url}{SEARCH_INDEX}"}
+            await self.devtools.send("Fetch.enable", {"patterns": [pattern]})
         result = await scenario(Tab(self.page))
         # Requests the page started late (the search index, an image) belong
         # to the record too: wait until none is left in flight.
@@ -268,6 +315,7 @@ class Reader:
         except PlaywrightError:
             await self.page.close()
             self.page = await self.context.new_page()
+            await self._attach_devtools()
 
     async def close(self) -> None:
         await self.context.close()
@@ -284,9 +332,9 @@ def site_pages(built_site) -> set[str]:
 
 
 @pytest.fixture(scope="session")
-def reader(chromium, site_url):
+def reader(chromium, site_url, built_site):
     """The tab on the site that the tests of this process share (see Reader)."""
-    reader = Reader(chromium.browser, site_url)
+    reader = Reader(chromium.browser, site_url, built_site)
     chromium.run(reader.open())
     yield reader
     chromium.run(reader.close())
@@ -296,12 +344,15 @@ def reader(chromium, site_url):
 def browse(chromium, reader):
     """Run `await scenario(tab)` on the site; return (its result, BrowserRecord).
 
-    The tab starts in the given colour scheme, with nothing stored.
+    The tab starts in the given colour scheme, with nothing stored; with
+    `search=False`, the site's search finds nothing (see Reader.visit).
     """
 
     def run(
-        scenario: Callable[[Tab], Awaitable[T]], color_scheme: str = "light"
+        scenario: Callable[[Tab], Awaitable[T]],
+        color_scheme: str = "light",
+        search: bool = True,
     ) -> tuple[T, BrowserRecord]:
-        return chromium.run(reader.visit(scenario, color_scheme))
+        return chromium.run(reader.visit(scenario, color_scheme, search))
 
     return run

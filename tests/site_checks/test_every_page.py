@@ -124,7 +124,8 @@ async def read_page(tab, path):
 
 @pytest.mark.parametrize("path", PAGES, ids=page_id)
 def test_page_as_a_reader_sees_it(path, browse, subtests):
-    reading, record = browse(lambda tab: read_page(tab, path))
+    # No search here (test_reader_actions.py searches): see Reader.visit.
+    reading, record = browse(lambda tab: read_page(tab, path), search=False)
 
     with subtests.test("loads, with a heading"):
         assert reading["status"] == 200
