@@ -156,7 +156,8 @@ def test_a_reader_in_dark_mode_reaches_every_chapter(browse, site_pages, site_ur
         back = (await tab.colour_scheme(), await tab.page.evaluate(BACKGROUND))
         return targets, chapters, [light, dark, back]
 
-    (targets, chapters, schemes), record = browse(scenario)
+    # No search in this scenario: the tab needs no search index (Reader.visit).
+    (targets, chapters, schemes), record = browse(scenario, search=False)
 
     in_navigation = {site_path(target, site_url) for target in targets}
     assert in_navigation == site_pages - {"404.html"}, (
@@ -199,7 +200,7 @@ def test_copy_button_copies_the_tcp_client_exactly(browse):
         await expect(tab.page.locator(".md-dialog")).to_be_visible()
         return await tab.page.evaluate("navigator.clipboard.readText()")
 
-    copied, record = browse(scenario)
+    copied, record = browse(scenario, search=False)
 
     assert copied == expected.rstrip("\n")
     assert_clean(record)
