@@ -13,6 +13,8 @@ uses, directly or through another property, stay.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from typing import Any
 
 import tinycss2
 
@@ -35,23 +37,40 @@ def selector_can_match(selector: str, classes: set[str]) -> bool:
     )
 
 
-def kept_rules(rules, classes: set[str]) -> str:
+@dataclass
+class Block:
+    """An @media or @supports rule, with the rules inside it that are kept."""
+
+    at_rule: Any  # tinycss2.ast.AtRule
+    rules: list
+
+
+def kept_rules(rules, classes: set[str]) -> list:
+    """The rules the page can use: tinycss2 rules, and a Block for each @media
+    or @supports that holds some."""
     kept = []
     for rule in rules:
         if rule.type == "qualified-rule":
             if selector_can_match(tinycss2.serialize(rule.prelude), classes):
-                kept.append(tinycss2.serialize([rule]))
+                kept.append(rule)
         elif rule.type == "at-rule" and rule.lower_at_keyword in ("media", "supports"):
             inner = tinycss2.parse_rule_list(
                 rule.content or [], skip_comments=True, skip_whitespace=True
             )
-            body = kept_rules(inner, classes)
-            if body:
-                prelude = tinycss2.serialize(rule.prelude)
-                kept.append(f"@{rule.at_keyword}{prelude}{{{body}}}")
+            if inner_kept := kept_rules(inner, classes):
+                kept.append(Block(rule, inner_kept))
         elif rule.type == "at-rule":
-            kept.append(tinycss2.serialize([rule]))
-    return "\n".join(kept)
+            kept.append(rule)
+    return kept
+
+
+def style_rules(rules: list):
+    """Every qualified rule (selector { declarations }), inside blocks too."""
+    for rule in rules:
+        if isinstance(rule, Block):
+            yield from style_rules(rule.rules)
+        elif rule.type == "qualified-rule":
+            yield rule
 
 
 def declarations(rule) -> list:
@@ -67,10 +86,10 @@ def as_text(declaration) -> str:
     return f"{declaration.name}:{value}{' !important' if declaration.important else ''}"
 
 
-def used_variables(rules, used_elsewhere: set[str]) -> set[str]:
+def used_variables(rules: list, used_elsewhere: set[str]) -> set[str]:
     """Custom properties that the rules use, followed through other properties."""
     defined, used = {}, set(used_elsewhere)
-    for rule in rules:
+    for rule in style_rules(rules):
         for declaration in declarations(rule):
             value = tinycss2.serialize(declaration.value)
             if declaration.name.startswith("--"):
@@ -87,26 +106,27 @@ def used_variables(rules, used_elsewhere: set[str]) -> set[str]:
     return used
 
 
-def without_unused_variables(css: str, used_elsewhere: set[str]) -> str:
-    rules = [
-        rule
-        for rule in tinycss2.parse_stylesheet(css, skip_whitespace=True)
-        if rule.type == "qualified-rule"
-    ]
-    used = used_variables(rules, used_elsewhere)
-    kept = []
-    for rule in tinycss2.parse_stylesheet(css, skip_whitespace=True):
-        if rule.type != "qualified-rule":
-            kept.append(tinycss2.serialize([rule]))
-            continue
-        body = [
-            as_text(declaration)
-            for declaration in declarations(rule)
-            if not declaration.name.startswith("--") or declaration.name in used
-        ]
-        if body:
-            kept.append(f"{tinycss2.serialize(rule.prelude)}{{{';'.join(body)}}}")
-    return "\n".join(kept)
+def serialized(rules: list, used_variables: set[str]) -> str:
+    """The rules as CSS, without the custom properties that nothing uses."""
+    parts = []
+    for rule in rules:
+        if isinstance(rule, Block):
+            body = serialized(rule.rules, used_variables)
+            if body:
+                prelude = tinycss2.serialize(rule.at_rule.prelude)
+                parts.append(f"@{rule.at_rule.at_keyword}{prelude}{{{body}}}")
+        elif rule.type == "qualified-rule":
+            body = [
+                as_text(declaration)
+                for declaration in declarations(rule)
+                if not declaration.name.startswith("--")
+                or declaration.name in used_variables
+            ]
+            if body:
+                parts.append(f"{tinycss2.serialize(rule.prelude)}{{{';'.join(body)}}}")
+        else:
+            parts.append(tinycss2.serialize([rule]))
+    return "\n".join(parts)
 
 
 def slim(html: str) -> str:
@@ -122,7 +142,8 @@ def slim(html: str) -> str:
         if len(css) < LARGE_STYLE:
             return match.group(0)
         rules = tinycss2.parse_stylesheet(css, skip_comments=True, skip_whitespace=True)
-        slimmer = without_unused_variables(kept_rules(rules, classes), used_elsewhere)
+        kept = kept_rules(rules, classes)
+        slimmer = serialized(kept, used_variables(kept, used_elsewhere))
         return f"{opening}{slimmer}{closing}"
 
     return STYLE_BLOCK.sub(replace, html)
