@@ -274,7 +274,15 @@ class Reader:
         # kept until done (an unreferenced task may be garbage-collected).
         task = asyncio.ensure_future(answer)
         self.answering.add(task)
-        task.add_done_callback(self.answering.discard)
+        task.add_done_callback(self._answered)
+
+    def _answered(self, task: asyncio.Task) -> None:
+        self.answering.discard(task)
+        # The answer fails when the page has already left (a scenario that
+        # clicks on quickly): nothing is lost. Had the page still waited for
+        # the index, the record would say so ("still loading").
+        if not task.cancelled():
+            task.exception()
 
     def _logged(self, message) -> None:
         if message.type in ("error", "warning"):
