@@ -226,7 +226,8 @@ class Reader:
         self.devtools = None  # the page's DevTools session (see visit)
         self.answering: set[asyncio.Task] = set()
         index = json.loads((built_site / SEARCH_INDEX).read_text(encoding="utf-8"))
-        self.pageless_index = json.dumps({"config": index["config"], "docs": []})
+        pageless = json.dumps({"config": index["config"], "docs": []})
+        self.pageless_index = base64.b64encode(pageless.encode()).decode()  # for Fetch
 
     async def open(self) -> None:
         self.context = await self.browser.new_context(
@@ -258,7 +259,6 @@ class Reader:
         self.devtools.on("Fetch.requestPaused", self._answer_search_index)
 
     def _answer_search_index(self, event: dict) -> None:
-        body = base64.b64encode(self.pageless_index.encode()).decode()
         answer = self.devtools.send(
             "Fetch.fulfillRequest",
             {
@@ -267,7 +267,7 @@ class Reader:
                 "responseHeaders": [
                     {"name": "Content-Type", "value": "application/json"}
                 ],
-                "body": body,
+                "body": self.pageless_index,
             },
         )
         # Playwright calls this handler synchronously: the answer is a task,

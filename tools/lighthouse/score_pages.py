@@ -86,23 +86,31 @@ class GzipHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-class ImageParser(HTMLParser):
+class PageParser(HTMLParser):
+    """The images a page loads from the site, and how many elements it has."""
+
     def __init__(self):
         super().__init__()
         self.images: list[str] = []
+        self.elements = 0
 
     def handle_starttag(self, tag, attrs):
+        self.elements += 1
         source = dict(attrs).get("src")
         if tag == "img" and source and not urlsplit(source).netloc:
             self.images.append(unquote(urlsplit(source).path))
 
 
+def parsed(html: Path) -> PageParser:
+    parser = PageParser()
+    parser.feed(html.read_text(encoding="utf-8"))
+    return parser
+
+
 def page_weight(site: Path, html: Path) -> int:
     """Bytes a page adds to what every page loads: its gzipped HTML and its images.
     (The theme's CSS and scripts are the same on every page.)"""
-    parser = ImageParser()
-    parser.feed(html.read_text(encoding="utf-8"))
-    images = {(html.parent / image).resolve() for image in parser.images}
+    images = {(html.parent / image).resolve() for image in parsed(html).images}
     return len(gzip.compress(html.read_bytes())) + sum(
         image.stat().st_size
         for image in images
@@ -111,9 +119,8 @@ def page_weight(site: Path, html: Path) -> int:
 
 
 def element_count(html: Path) -> int:
-    """How many elements a page's HTML opens: what the browser lays out."""
-    text = html.read_text(encoding="utf-8")
-    return text.count("<") - text.count("</")
+    """How many elements a page has: what the browser styles and lays out."""
+    return parsed(html).elements
 
 
 def pages_to_score(site: Path) -> list[str]:
