@@ -36,6 +36,13 @@ import pytest
 from pytest_examples import CodeExample, EvalExample
 
 ROOT = Path(__file__).resolve().parent.parent
+# Real peers (nginx, OpenSSH, curl...): each module of tests/peers/ is a plugin.
+pytest.register_assert_rewrite("peers")
+pytest_plugins = sorted(
+    f"peers.{module.stem}"
+    for module in (Path(__file__).parent / "peers").glob("*.py")
+    if not module.stem.startswith("_")
+)
 SNIPPETS = ROOT / "snippets"
 SERVER_STOP_TIMEOUT = 10.0  # seconds for it to exit after Ctrl+C
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "ws_proxy", "wss_proxy")

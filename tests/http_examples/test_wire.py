@@ -109,3 +109,14 @@ def test_client_program_says_what_to_do_when_no_server(run_example, free_port):
     assert exit_info.value.code == (
         f"No server at 127.0.0.1:{free_port}: start api_server.py"
     )
+
+
+@pytest.mark.interop(CLIENT, "nginx", "GET of a file, whole body at Content-Length")
+def test_client_reads_a_file_from_nginx(nginx_static, import_snippet):
+    client = import_snippet(CLIENT)
+    page = "<!doctype html><title>nginx</title>\n" * 500  # 18 KB: several recv()s
+    (nginx_static.folder / "www" / "wire.html").write_text(page)
+    response = client.http_get(nginx_static.host, nginx_static.port, "/wire.html")
+    assert response.status_line == "HTTP/1.1 200 OK"
+    assert response.header("Server").startswith("nginx/")
+    assert response.body == page.encode()

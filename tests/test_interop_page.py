@@ -1,0 +1,111 @@
+"""docs/interop.md: the table of examples proven against real peers.
+
+The table is generated from the `interop` markers of the tests (see
+tests/peers/interop.py) and the versions of the peers installed here; this
+test fails when the page says anything else. `make update-outputs` rewrites
+the table from the markers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from peers import programs
+from peers.interop import DUMP_VARIABLE, INTEROP_RECORDS, Record, grouped
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = ROOT / "docs" / "interop.md"
+TABLE = re.compile(
+    r"(<!-- interop-table:start -->\n)(?P<table>.*?)(<!-- interop-table:end -->)",
+    re.DOTALL,
+)
+# Snippets that talk to no peer: they compute, or talk only to themselves.
+NOTHING_TO_TALK_TO = {
+    "async_networking/coroutines.py": "no network: coroutines and tasks",
+    "sockets/address_lookup.py": "name resolution only",
+    "sockets/bytes_and_text.py": "no network: encoding and decoding",
+    "sockets/stream_boundaries.py": "a socket pair within one process",
+    "sockets/udp_limits.py": "a datagram to itself, to measure the limits",
+    "http_examples/make_local_ca.py": "writes certificate files",
+    "websocket_apps/legacy_two_argument_handler.py": "shows what fails on purpose",
+    "websocket_apps/wire_capture.py": "its own server and client, to show the bytes",
+    "async_networking/sync_vs_async.py": "a benchmark of its own servers",
+}
+
+
+def all_records(request: pytest.FixtureRequest) -> list[Record]:
+    """The interop records of the whole suite, however this run was started."""
+    config = request.config
+    whole_suite = [Path(arg).resolve() for arg in config.args] == [ROOT / "tests"]
+    if whole_suite and not config.option.keyword and not config.option.markexpr:
+        return config.stash[INTEROP_RECORDS]
+    dump = Path(request.getfixturevalue("tmp_path")) / "records.json"
+    subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:randomly",
+         "-p", "no:xdist", "-p", "no:cacheprovider", "tests"],
+        cwd=ROOT, env={**os.environ, DUMP_VARIABLE: str(dump)},
+        capture_output=True, check=True, timeout=50,
+    )  # fmt: skip
+    return [Record(**fields) for fields in json.loads(dump.read_text())]
+
+
+def peer_name(peer: str) -> str:
+    """How the table names a peer: its name and the version installed here."""
+    if peer.startswith("node:"):
+        package = peer.removeprefix("node:")
+        node = programs.version("node").split(".")[0]
+        return f"Node.js {node} with {package} {programs.node_package_version(package)}"
+    program = programs.PROGRAMS[peer]
+    version = programs.version(peer)
+    if program.rolling:
+        version = version.split(".")[0]
+    return f"{program.name} {version}"
+
+
+def render_table(records: list[Record]) -> str:
+    lines = [
+        "| Example | Peer | What the tests prove | Tests |",
+        "| --- | --- | --- | ---: |",
+    ]
+    for (example, peer), proofs in grouped(records).items():
+        proves = "; ".join(sorted({record.proves for record in proofs}))
+        lines.append(f"| `{example}` | {peer_name(peer)} | {proves} | {len(proofs)} |")
+    return "\n".join(lines) + "\n"
+
+
+def rolling_peers_are_not_older(page_table: str, expected: str) -> str:
+    """Accept a newer major version of Chromium or Node.js than the page names."""
+    for program in programs.PROGRAMS.values():
+        if not program.rolling:
+            continue
+        pattern = re.escape(program.name) + r" (\d+)"
+        for named, installed in zip(
+            re.findall(pattern, page_table), re.findall(pattern, expected), strict=False
+        ):
+            if int(installed) >= int(named):
+                expected = expected.replace(
+                    f"{program.name} {installed}", f"{program.name} {named}"
+                )
+    return expected
+
+
+def test_the_interop_page_lists_exactly_what_the_tests_prove(request):
+    records = all_records(request)
+    assert records, "no test carries an interop marker"
+    page = PAGE.read_text(encoding="utf-8")
+    match = TABLE.search(page)
+    assert match, f"{PAGE.name} has no interop-table markers"
+    expected = render_table(records)
+    if request.config.getoption("update_examples"):
+        start, end = match.span("table")
+        PAGE.write_text(page[:start] + expected + page[end:], encoding="utf-8")
+        return
+    assert match["table"] == rolling_peers_are_not_older(match["table"], expected), (
+        "docs/interop.md is out of date: run `make update-outputs`"
+    )
