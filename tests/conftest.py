@@ -37,12 +37,17 @@ from pytest_examples import CodeExample, EvalExample
 
 ROOT = Path(__file__).resolve().parent.parent
 # Real peers (nginx, OpenSSH, curl...): each module of tests/peers/ is a plugin.
-pytest.register_assert_rewrite("peers")
-pytest_plugins = sorted(
-    f"peers.{module.stem}"
-    for module in (Path(__file__).parent / "peers").glob("*.py")
-    if not module.stem.startswith("_")
-)
+# The hostile-input marker and its report: tests/hostile/plugin.py.
+pytest.register_assert_rewrite("peers", "hostile", "suite_markers")
+pytest_plugins = [
+    "suite_markers",
+    "hostile.plugin",
+    *sorted(
+        f"peers.{module.stem}"
+        for module in (Path(__file__).parent / "peers").glob("*.py")
+        if not module.stem.startswith("_")
+    ),
+]
 SNIPPETS = ROOT / "snippets"
 SERVER_STOP_TIMEOUT = 10.0  # seconds for it to exit after Ctrl+C
 PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "ws_proxy", "wss_proxy")
@@ -159,7 +164,9 @@ LISTENING = re.compile(r"Listening on \[?(?P<host>[^\]\s]+?)\]?:(?P<port>\d+)$")
 
 
 @contextmanager
-def _server_process(relative_path: str, *args: str) -> Iterator[RunningServer]:
+def _server_process(
+    relative_path: str, *args: str, preexec_fn=None
+) -> Iterator[RunningServer]:
     path = snippet(relative_path)
     # -W error: a warning in the server (an unclosed socket, a deprecated
     # call) ends it with a traceback, which fails the test below.
@@ -173,6 +180,7 @@ def _server_process(relative_path: str, *args: str) -> Iterator[RunningServer]:
     process = subprocess.Popen(  # noqa: S603 (runs our own snippet)
         command, cwd=path.parent, env=env, text=True, encoding="utf-8",
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        preexec_fn=preexec_fn,  # e.g. hostile.attacks.low_file_limit(64)
     )  # fmt: skip
     try:
         # Wait for the server to say where it listens: no sleep, no guessing

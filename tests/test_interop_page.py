@@ -8,16 +8,13 @@ the table from the markers.
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from peers import programs
-from peers.interop import DUMP_VARIABLE, INTEROP_RECORDS, Record, grouped
+from peers.interop import Record, grouped
+from suite_markers import marker_uses
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "docs" / "interop.md"
@@ -25,34 +22,14 @@ TABLE = re.compile(
     r"(<!-- interop-table:start -->\n)(?P<table>.*?)(<!-- interop-table:end -->)",
     re.DOTALL,
 )
-# Snippets that talk to no peer: they compute, or talk only to themselves.
-NOTHING_TO_TALK_TO = {
-    "async_networking/coroutines.py": "no network: coroutines and tasks",
-    "sockets/address_lookup.py": "name resolution only",
-    "sockets/bytes_and_text.py": "no network: encoding and decoding",
-    "sockets/stream_boundaries.py": "a socket pair within one process",
-    "sockets/udp_limits.py": "a datagram to itself, to measure the limits",
-    "http_examples/make_local_ca.py": "writes certificate files",
-    "websocket_apps/legacy_two_argument_handler.py": "shows what fails on purpose",
-    "websocket_apps/wire_capture.py": "its own server and client, to show the bytes",
-    "async_networking/sync_vs_async.py": "a benchmark of its own servers",
-}
-
-
 def all_records(request: pytest.FixtureRequest) -> list[Record]:
     """The interop records of the whole suite, however this run was started."""
-    config = request.config
-    whole_suite = [Path(arg).resolve() for arg in config.args] == [ROOT / "tests"]
-    if whole_suite and not config.option.keyword and not config.option.markexpr:
-        return config.stash[INTEROP_RECORDS]
-    dump = Path(request.getfixturevalue("tmp_path")) / "records.json"
-    subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:randomly",
-         "-p", "no:xdist", "-p", "no:cacheprovider", "tests"],
-        cwd=ROOT, env={**os.environ, DUMP_VARIABLE: str(dump)},
-        capture_output=True, check=True, timeout=50,
-    )  # fmt: skip
-    return [Record(**fields) for fields in json.loads(dump.read_text())]
+    records = []
+    for use in marker_uses(request, "interop"):
+        example, peer, proves = use.args
+        assert (ROOT / "snippets" / example).is_file(), f"{use.test}: {example}?"
+        records.append(Record(example, peer, proves, use.test))
+    return records
 
 
 def peer_name(peer: str) -> str:

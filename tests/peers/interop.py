@@ -4,10 +4,10 @@ A test that runs a snippet against software this project did not write says
 so with a marker:
 
     @pytest.mark.interop("http_examples/raw_http_get.py", "nginx", "GET over IPv6")
-    def test_raw_get_against_nginx(nginx): ...
+    def test_raw_get_against_nginx(nginx_static): ...
 
 The first argument is the snippet (as under snippets/), the second the peer (a
-key of `programs.PROGRAMS`, or `node:ws` for the npm package that a Node.js
+key of `programs.PROGRAMS`, or `node:ws` for an npm package that a Node.js
 peer uses), the third what the test proves, in a few words. The table on
 docs/interop.md is generated from these markers (`make update-outputs`), and
 tests/test_interop_page.py fails if the page and the markers disagree: the
@@ -17,16 +17,10 @@ suite that must pass before the site is published.
 
 from __future__ import annotations
 
-import json
-import os
 from collections import defaultdict
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-
-INTEROP_RECORDS = pytest.StashKey[list]()
-DUMP_VARIABLE = "INTEROP_RECORDS_FILE"  # set: collection writes the records there
 
 
 @dataclass(frozen=True)
@@ -43,27 +37,6 @@ def pytest_configure(config: pytest.Config) -> None:
         "interop(example, peer, proves): this test runs a snippet against a real peer;"
         " docs/interop.md lists it",
     )
-
-
-def records_of(items: list[pytest.Item], root: Path) -> list[Record]:
-    records = []
-    for item in items:
-        for marker in item.iter_markers("interop"):
-            example, peer, proves = marker.args
-            assert (root / "snippets" / example).is_file(), f"{item.nodeid}: {example}?"
-            records.append(Record(example, peer, proves, item.nodeid))
-    return records
-
-
-def pytest_collection_modifyitems(
-    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
-) -> None:
-    config.stash[INTEROP_RECORDS] = records_of(items, config.rootpath)
-    if dump := os.environ.get(DUMP_VARIABLE):
-        Path(dump).write_text(
-            json.dumps([record.__dict__ for record in config.stash[INTEROP_RECORDS]]),
-            encoding="utf-8",
-        )
 
 
 def grouped(records: list[Record]) -> dict[tuple[str, str], list[Record]]:

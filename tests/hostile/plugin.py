@@ -1,0 +1,70 @@
+"""The `hostile` marker: which fault a test inflicts on which server.
+
+    @pytest.mark.hostile(
+        "sockets/tcp_echo_server.py", "slow drip", limit="Time to send a message"
+    )
+
+`fault` is one of FAULTS; `limit` names the row of the server's limits table
+(on its page) that the test breaks, if the fault breaks one. A test that
+measures how long a well-behaved client waited records it with
+`record_wait(seconds)`. Run pytest with FAULT_REPORT=path to write every
+hostile test's outcome there (tools/fault_matrix.py turns it into a table).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+FAULTS = (
+    "silent",  # connects and sends nothing
+    "slow drip",  # one byte every few seconds, for ever
+    "reset",  # a TCP reset in the middle of a message
+    "oversize",  # a line, frame or body over the limit
+    "garbage",  # invalid UTF-8, malformed protocol
+    "flood",  # a few hundred connections at once
+    "non-reading",  # stops reading while the server writes to it
+    "fd exhaustion",  # the server runs out of file descriptors
+    "confinement",  # a name, path or host outside what the server serves
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "hostile(server, fault, limit=None): a test that attacks a server snippet",
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for marker in item.iter_markers("hostile"):
+            server, fault = marker.args
+            assert fault in FAULTS, f"{item.nodeid}: unknown fault {fault!r}"
+            limit = marker.kwargs.get("limit")
+            item.user_properties.append(("hostile", [server, fault, limit]))
+
+
+@pytest.fixture
+def record_wait(request: pytest.FixtureRequest):
+    """Record how long a well-behaved client waited while the fault went on."""
+
+    def record(seconds: float) -> None:
+        request.node.user_properties.append(("waited", round(seconds, 3)))
+
+    return record
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    destination = os.environ.get("FAULT_REPORT")
+    if not destination or report.when != "call":
+        return
+    properties = dict(report.user_properties)
+    if "hostile" not in properties:
+        return
+    row = {"test": report.nodeid, "outcome": report.outcome, **properties}
+    with Path(destination).open("a", encoding="utf-8") as file:
+        file.write(json.dumps(row) + "\n")
