@@ -22,6 +22,8 @@ TABLE = re.compile(
     r"(<!-- interop-table:start -->\n)(?P<table>.*?)(<!-- interop-table:end -->)",
     re.DOTALL,
 )
+
+
 def all_records(request: pytest.FixtureRequest) -> list[Record]:
     """The interop records of the whole suite, however this run was started."""
     records = []
