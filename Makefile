@@ -13,7 +13,8 @@ export NO_MKDOCS_2_WARNING := 1
 export NO_PROXY := 127.0.0.1,localhost,::1
 export no_proxy := $(NO_PROXY)
 
-.PHONY: serve test lint build pytest update-outputs format test-snippets lighthouse clean
+.PHONY: serve test lint build pytest update-outputs format test-snippets test-latest \
+	lighthouse clean check-python
 
 ## serve: the site at http://127.0.0.1:8000/, reloaded when a page or snippet changes
 serve: $(INSTALLED)
@@ -39,38 +40,71 @@ pytest: build
 update-outputs: $(INSTALLED)
 	$(BIN)/pytest -p no:randomly --update-examples
 
-## format: format snippets and tests
+## format: format snippets and tests, and apply ruff's safe fixes (import order...)
 format: $(INSTALLED)
+	$(BIN)/ruff check --fix --quiet snippets tests tools benchmarks hooks || true
 	$(BIN)/ruff format tests tools benchmarks hooks
 	$(BIN)/python tests/format_snippets.py
 
 ## test-snippets: the snippet tests on another Python, e.g.
 ##   make test-snippets PYTHON=$(pyenv prefix 3.10.13)/bin/python
+# One environment per Python version (.venv-3.10, .venv-3.13...), so that
+# runs with two Pythons in a row never mix their packages. Only the test
+# group is installed: the site's toolchain does not run on 3.10.
+OTHER = .venv-$(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 test-snippets:
-	$(PYTHON) -m venv .venv-other
-	.venv-other/bin/python -m pip install --quiet uv==$(UV_VERSION)
-	UV_PROJECT_ENVIRONMENT=.venv-other .venv-other/bin/uv sync --locked --compile-bytecode --python .venv-other/bin/python --no-group docs
-	.venv-other/bin/pytest -m "not site" -n auto -p no:cov
+	test -x $(OTHER)/bin/uv || { $(PYTHON) -m venv $(OTHER) && \
+	  $(OTHER)/bin/python -m pip install --quiet uv==$(UV_VERSION); } || { rm -rf $(OTHER); exit 1; }
+	UV_PROJECT_ENVIRONMENT=$(OTHER) $(OTHER)/bin/uv sync --locked --compile-bytecode \
+	  --python $(OTHER)/bin/python --no-default-groups --group test
+	$(OTHER)/bin/pytest -m "not site" -n auto -p no:cov
+
+## test-latest: the snippet tests against the newest release of every library
+## that readers install (the lock file upgraded in a throwaway environment)
+LATEST = .venv-latest
+test-latest: $(INSTALLED)
+	rm -rf $(LATEST) && mkdir -p $(LATEST)/project
+	sed -E 's/"([A-Za-z0-9_.-]+)==[^;"]*/"\1/' pyproject.toml > $(LATEST)/project/pyproject.toml
+	cp uv.lock $(LATEST)/project/
+	$(BIN)/uv lock --upgrade --project $(LATEST)/project 2>&1 | tee $(LATEST)/upgrades.txt
+	UV_PROJECT_ENVIRONMENT=$(CURDIR)/$(LATEST)/env $(BIN)/uv sync --project $(LATEST)/project \
+	  --compile-bytecode --no-default-groups --group test
+	$(LATEST)/env/bin/pytest -m "not site" -n auto -p no:cov -p no:randomly \
+	  --rootdir . -c pyproject.toml
 
 ## lighthouse: Lighthouse scores of the home page and the heaviest pages (needs Node.js 18.16+)
 lighthouse: build $(LIGHTHOUSE)
 	$(BIN)/python tools/lighthouse/score_pages.py site
 
 clean:
-	rm -rf $(VENV) .venv-other site .coverage .coverage.* .pytest_cache .ruff_cache
+	rm -rf $(VENV) .venv-[0-9]* $(LATEST) site .coverage .coverage.* .pytest_cache .ruff_cache
 	rm -rf lighthouse-reports tools/lighthouse/node_modules
 
+# The site's toolchain needs Python 3.11.5 or newer (pymdown-extensions 13):
+# checked before anything is installed.
+check-python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11, 5))' 2>/dev/null || { \
+	  echo "The site needs Python 3.11.5 or newer; $(PYTHON) is" \
+	    "$$($(PYTHON) --version 2>&1 || echo missing)." >&2; \
+	  echo "Install one (pyenv install 3.11, say), then: make PYTHON=/path/to/python3 ..." >&2; \
+	  exit 1; }
+
 # First use: a virtual environment with uv, then exactly what uv.lock lists.
+# A failed step removes the environment, so the next try (with another
+# Python, say) starts clean.
 $(BIN)/uv:
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	@$(MAKE) --no-print-directory check-python
+	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); exit 1; }
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION) \
+	  || { rm -rf $(VENV); exit 1; }
 
 # --compile-bytecode: the libraries' .pyc files are written once, here. Python
 # would write them on first import, unless PYTHONDONTWRITEBYTECODE is set (as
 # on some CI machines and containers): then every process, every test server
 # included, compiles what it imports again, and the test run takes seconds more.
 $(INSTALLED): pyproject.toml uv.lock $(BIN)/uv
-	UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync --locked --compile-bytecode --python $(BIN)/python
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(BIN)/uv sync --locked --compile-bytecode \
+	  --python $(BIN)/python || { rm -rf $(VENV); exit 1; }
 	touch $@
 
 # Lighthouse, at the versions of tools/lighthouse/package-lock.json.

@@ -16,6 +16,9 @@ ROOT = Path(__file__).resolve().parent.parent
 LOADING_ATTRIBUTES = {("script", "src"), ("img", "src"), ("iframe", "src")}
 # <link rel="alternate"> and the like are links; these rel values are loads.
 LOADING_LINKS = {"stylesheet", "icon", "preload", "modulepreload"}
+# Any other attribute may hold a URL that a script loads (a data-* attribute
+# with JSON in it, say): every absolute URL in one counts as a load.
+ABSOLUTE_URL = re.compile(r"(?:https?:)?//[\w.-]+(?::\d+)?[^\s\"'<>]*")
 
 
 class PageParser(HTMLParser):
@@ -44,6 +47,19 @@ class PageParser(HTMLParser):
         rel = set((attributes.get("rel") or "").split())
         if tag == "link" and rel & LOADING_LINKS:
             self.loaded_urls.append(attributes["href"])
+        for name, value in attrs:
+            if value and not self._names_only_or_followed_on_click(tag, name, rel):
+                self.loaded_urls.extend(ABSOLUTE_URL.findall(value))
+
+    @staticmethod
+    def _names_only_or_followed_on_click(tag: str, name: str, rel: set[str]) -> bool:
+        if name.startswith("xmlns"):  # an SVG namespace is a name, never loaded
+            return True
+        if (tag, name) in LOADING_ATTRIBUTES:  # already counted above
+            return True
+        return name == "href" and (
+            tag == "a" or (tag == "link" and not rel & LOADING_LINKS)
+        )
 
     def handle_endtag(self, tag):
         if tag == "pre":

@@ -76,7 +76,7 @@ PROGRAMS: dict[str, Program] = {
 def install_hint(program: Program) -> str:
     return (
         f"{program.name} is not installed: `apt-get install {program.package}` "
-        "(Debian; .ci/run installs every peer the tests use)"
+        "(Debian; as root, tools/install-peers installs every peer the tests use)"
     )
 
 
