@@ -16,7 +16,7 @@ export no_proxy := $(NO_PROXY)
 .PHONY: serve test lint build pytest update-outputs format test-snippets test-latest \
 	lighthouse clean check-python
 
-## serve: the site at http://127.0.0.1:8000/, reloaded when a page or snippet changes
+## serve: the site at http://127.0.0.1:8000/site/, reloaded when a page or snippet changes
 serve: $(INSTALLED)
 	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
 

@@ -26,6 +26,7 @@ import socket
 import subprocess
 import sys
 import threading
+import urllib.parse
 from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -251,8 +252,43 @@ def built_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return site_dir
 
 
+def published_path() -> str:
+    """The path the site is published under, from mkdocs.yml's site_url: /site/."""
+    config = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    match = re.search(r"^site_url:\s*(\S+)", config, re.MULTILINE)
+    assert match, "mkdocs.yml sets no site_url"
+    return urllib.parse.urlsplit(match[1]).path
+
+
 class _SiteRequestHandler(http.server.SimpleHTTPRequestHandler):
-    """Serves the built site's files; logs nothing (a test reads no log)."""
+    """Serves the built site under its published path, as GitHub Pages does.
+
+    A project site lives under /<repository>/, not at the root: a page that
+    links /assets/... would break there. Any path outside the site, or missing
+    in it, gets the site's 404.html with status 404, as on GitHub Pages.
+    Logs nothing (a test reads no log).
+    """
+
+    prefix = "/"
+
+    def translate_path(self, path: str) -> str:
+        route = urllib.parse.urlsplit(path).path
+        if not route.startswith(self.prefix):
+            return str(Path(self.directory) / "no such file")
+        return super().translate_path("/" + path[len(self.prefix) :])
+
+    def send_error(self, code, message=None, explain=None):
+        not_found = Path(self.directory) / "404.html"
+        if code != 404 or not not_found.is_file():
+            return super().send_error(code, message, explain)
+        body = not_found.read_bytes()
+        self.send_response(404)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+        return None
 
     def log_message(self, format, *args):
         pass
@@ -268,17 +304,23 @@ class _SiteServer(http.server.ThreadingHTTPServer):
 
 @pytest.fixture(scope="session")
 def site_url(built_site: Path) -> Iterator[str]:
-    """The built site over HTTP on a free loopback port, as `http://127.0.0.1:PORT/`.
+    """The built site over HTTP on a free loopback port: `http://127.0.0.1:PORT/site/`.
 
-    HTTP/1.0, one request per connection, so no connection outlives the test
-    run; a thread per request, as a browser loads a page's files in parallel.
+    Served under the path of mkdocs.yml's site_url, as GitHub Pages serves a
+    project site. HTTP/1.0, one request per connection, so no connection
+    outlives the test run; a thread per request, as a browser loads a page's
+    files in parallel.
     """
-    handler = functools.partial(_SiteRequestHandler, directory=str(built_site))
+    prefix = published_path()
+    handler = functools.partial(
+        type("Handler", (_SiteRequestHandler,), {"prefix": prefix}),
+        directory=str(built_site),
+    )
     server = _SiteServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, name="site", daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
+        yield f"http://127.0.0.1:{server.server_address[1]}{prefix}"
     finally:
         server.shutdown()
         thread.join()

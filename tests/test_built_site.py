@@ -125,15 +125,43 @@ def test_pages_load_nothing_from_another_host(parsed_pages):
     assert foreign == []
 
 
+def published_path() -> str:
+    """The path GitHub Pages serves the site under (mkdocs.yml's site_url): /site/."""
+    config = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    return urlsplit(re.search(r"^site_url:\s*(\S+)", config, re.MULTILINE)[1]).path
+
+
 def link_target(page: str, href: str) -> tuple[str, str] | None:
-    """The built file and anchor an internal link points at; None if external."""
-    url = urlsplit(urljoin(f"http://site/{page}", href))
+    """The built file and anchor an internal link points at; None if external.
+
+    The page is read as published, under the site's path: a link to /assets/
+    (outside it) is as broken as a link to a missing file.
+    """
+    base = f"http://site{published_path()}"
+    url = urlsplit(urljoin(base + page, href))
     if url.netloc != "site":
         return None  # another host, mailto:, and the like: not fetched here
-    path = unquote(url.path).lstrip("/")
+    path = unquote(url.path)
+    if not path.startswith(published_path()):
+        return f"(outside {published_path()}) {path}", ""
+    path = path.removeprefix(published_path())
     if path == "" or path.endswith("/"):
         path += "index.html"
     return path, unquote(url.fragment)
+
+
+def test_the_sitemap_lists_every_page_where_it_is_published(built_site):
+    sitemap = (built_site / "sitemap.xml").read_text(encoding="utf-8")
+    listed = set(re.findall(r"<loc>([^<]+)</loc>", sitemap))
+    site_url = re.search(
+        r"^site_url:\s*(\S+)", (ROOT / "mkdocs.yml").read_text(), re.MULTILINE
+    )[1]
+    pages = {
+        site_url + page.relative_to(built_site).parent.as_posix() + "/"
+        for page in built_site.rglob("index.html")
+    }
+    pages = {page.replace("/./", "/") for page in pages}
+    assert listed == pages
 
 
 def test_every_internal_link_and_anchor_exists(built_site, parsed_pages):

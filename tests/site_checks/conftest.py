@@ -234,8 +234,10 @@ class Reader:
             base_url=self.site_url, viewport=VIEWPORT
         )
         self.context.set_default_timeout(ACTION_TIMEOUT_MS)
+        site = urlsplit(self.site_url)
         await self.context.grant_permissions(
-            ["clipboard-read", "clipboard-write"], origin=self.site_url.rstrip("/")
+            ["clipboard-read", "clipboard-write"],
+            origin=f"{site.scheme}://{site.netloc}",
         )
         # No route() here: intercepting requests would switch the HTTP cache
         # off and cost a fifth more CPU per visit. Chromium's flags already

@@ -176,6 +176,40 @@ def test_a_reader_in_dark_mode_reaches_every_chapter(browse, site_pages, site_ur
     assert_clean(record)
 
 
+# --- Where the site is published ---------------------------------------------------
+
+
+def test_a_missing_page_deep_in_the_site_shows_the_404_page_whole(browse):
+    # GitHub Pages serves a project site under /<repository>/ and answers any
+    # missing path with the site's 404.html. That page must load its styles,
+    # scripts and icons from wherever the reader mistyped a URL: with links
+    # relative to the root of the host, they would all be missing.
+    async def scenario(tab):
+        response = await tab.open("no/such/chapter/page/")
+        return {
+            "status": response.status,
+            "heading": await tab.page.locator("h1").first.inner_text(),
+            "styled": await tab.page.evaluate(
+                "getComputedStyle(document.querySelector('.md-header')).position"
+            ),
+            "home": await tab.page.locator("a.md-logo").first.evaluate("a => a.href"),
+        }
+
+    seen, record = browse(scenario, search=False)
+
+    assert seen["status"] == 404
+    assert seen["heading"] == "404 - Not found"
+    assert seen["styled"] in {"sticky", "fixed"}  # Material's stylesheet applied
+    assert urlsplit(seen["home"]).path == "/site/"  # the logo leads home
+    # Only the page itself is missing (and the console says so, once).
+    missing = [url for url in record.failures if "/no/such/chapter/" in url]
+    assert len(missing) == 1, record.failures
+    assert record.failures == missing
+    assert len(record.console) == 1, record.console
+    assert "404 (Not Found)" in record.console[0], record.console
+    assert not record.off_loopback(), record.off_loopback()
+
+
 # --- Copying a program -----------------------------------------------------------
 
 
