@@ -13,7 +13,7 @@ export NO_MKDOCS_2_WARNING := 1
 export NO_PROXY := 127.0.0.1,localhost,::1
 export no_proxy := $(NO_PROXY)
 
-.PHONY: serve test lint build pytest update-outputs format test-snippets test-latest \
+.PHONY: serve test lint build pytest update-outputs page format test-snippets test-latest \
 	lighthouse clean check-python
 
 ## serve: the site at http://127.0.0.1:8000/site/, reloaded when a page or snippet changes
@@ -36,9 +36,17 @@ build: $(INSTALLED)
 pytest: build
 	SITE_DIR=site $(BIN)/pytest -n auto --cov
 
-## update-outputs: rewrite the #> output comments of every snippet from a real run
+## update-outputs: rewrite the #> output comments (and docs/interop.md) from a
+## real run; one snippet or page: make update-outputs SNIPPET=sockets/tcp_echo_client.py
 update-outputs: $(INSTALLED)
-	$(BIN)/pytest -p no:randomly --update-examples
+	$(BIN)/pytest -p no:randomly -p no:cov --update-examples -m "not site" \
+	  $(if $(SNIPPET),--snippet $(SNIPPET)) $(if $(PAGE),--page $(PAGE))
+
+## page: the tests of one page (or snippet), e.g. make page PAGE=docs/sockets/tcp.md;
+## with BROWSER=1 also its check in Chromium (against the site as last built)
+page: $(INSTALLED)
+	$(if $(BROWSER),SITE_DIR=site) $(BIN)/pytest -p no:randomly -p no:cov -q \
+	  $(if $(BROWSER),,-m "not site") $(if $(SNIPPET),--snippet $(SNIPPET)) $(if $(PAGE),--page $(PAGE))
 
 ## format: format snippets and tests, and apply ruff's safe fixes (import order...)
 format: $(INSTALLED)

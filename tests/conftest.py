@@ -111,8 +111,36 @@ def snippet(relative_path: str) -> Path:
     return path
 
 
+# With --update-examples: the snippets whose output this run rewrote, with
+# what it wrote and which test did (see run_example).
+_REWRITTEN: dict[Path, tuple[str, str]] = {}
+
+
+def _rewrite_now(eval_example: EvalExample, example: CodeExample, test: str) -> None:
+    """Write an updated snippet at once, instead of at the end of the session.
+
+    pytest-examples refuses to update one file from two tests ("Cannot update
+    the same example in separate tests!"), yet a client snippet is run by
+    several tests (against this site's server and against a real peer). Each
+    test reads the file as the last one left it; two tests that print
+    different outputs for the same snippet fail, since the page can show one.
+    """
+    if not any(pending is example for pending in eval_example.to_update):
+        return  # the output was already what the file says
+    eval_example.to_update.remove(example)
+    earlier = _REWRITTEN.get(example.path)
+    if earlier and earlier[0] != example.source:
+        pytest.fail(
+            f"{example.path.name} prints one output in {earlier[1]} and another "
+            f"in {test}: a page can show only one",
+            pytrace=False,
+        )
+    example.path.write_text(example.source, encoding="utf-8")
+    _REWRITTEN[example.path] = (example.source, test)
+
+
 @pytest.fixture
-def run_example(eval_example: EvalExample, monkeypatch: pytest.MonkeyPatch):
+def run_example(eval_example: EvalExample, monkeypatch: pytest.MonkeyPatch, request):
     """Run `python snippets/<relative_path> *args` and check its `#>` output.
 
     With `pytest --update-examples` the `#>` comments are rewritten instead.
@@ -128,7 +156,9 @@ def run_example(eval_example: EvalExample, monkeypatch: pytest.MonkeyPatch):
         monkeypatch.setitem(sys.modules, "__main__", sys.modules["__main__"])
         example = CodeExample.create(path.read_text(encoding="utf-8"), path=path)
         if eval_example.update_examples:
-            return eval_example.run_print_update(example)
+            result = eval_example.run_print_update(example)
+            _rewrite_now(eval_example, example, request.node.nodeid)
+            return result
         return eval_example.run_print_check(example)
 
     return run
