@@ -17,8 +17,11 @@ export no_proxy := $(NO_PROXY)
 	lighthouse clean check-python
 
 ## serve: the site at http://127.0.0.1:8000/site/, reloaded when a page or snippet changes
+# --dirty: a change rebuilds only its pages (a snippet's too: see
+# hooks/snippet_pages.py), in well under a second; the navigation and the
+# search index of other pages may lag until the next full build.
 serve: $(INSTALLED)
-	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8000
+	$(BIN)/mkdocs serve --dirty --dev-addr 127.0.0.1:8000
 
 ## test: lint, strict build, then every test (snippets, pages, built site in Chromium)
 test: lint build pytest
