@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import re
+import shlex
 import sys
 import tokenize
 from pathlib import Path
@@ -183,3 +184,92 @@ def test_versions_on_the_home_page_are_the_tested_ones():
         for name, version in re.findall(r'"([\w-]+)==([\w.]+)"', home)
     }
     assert named == pinned
+
+
+# --- Console commands on the pages -------------------------------------------
+# A page tells the reader how to start each program: `$ python tcp_echo_server.py
+# --port 9000`. Each such command must name a snippet that exists and options
+# that its command line accepts (parsed by the program's own argparse; the
+# program does not run), and every `pip install "name==version"` the version
+# the tests ran.
+
+CONSOLE_COMMAND = re.compile(r"^\s*\$ python3? (?P<script>[\w/.-]+\.py)(?P<args>.*)$")
+PIP_PIN = re.compile(r'"(?P<name>[\w-]+)==(?P<version>[\w.]+)"')
+
+
+def console_commands() -> list[tuple[str, str, list[str]]]:
+    found = []
+    for page in PAGES:
+        for line_number, language, body in fenced_blocks(page):
+            if language != "console":
+                continue
+            for offset, line in enumerate(body):
+                if match := CONSOLE_COMMAND.match(line):
+                    where = f"{relative(page)}:{line_number + offset + 1}"
+                    found.append((where, match["script"], shlex.split(match["args"])))
+    return found
+
+
+def snippet_named(script: str) -> Path:
+    """The file a command runs: a path from the root, or a snippet's name."""
+    if (ROOT / script).is_file():
+        return ROOT / script
+    named = [path for path in PYTHON_SNIPPETS if path.name == Path(script).name]
+    assert len(named) == 1, f"{script}: {len(named)} snippets have that name"
+    return named[0]
+
+
+class ParsedCommandLine(Exception):
+    """Raised in place of running the program once its arguments parsed."""
+
+
+@pytest.mark.disable_socket
+@pytest.mark.parametrize(
+    ("where", "script", "args"), console_commands(), ids=lambda value: str(value)
+)
+def test_a_command_on_a_page_is_one_its_program_accepts(
+    where, script, args, monkeypatch, capsys
+):
+    import argparse
+    import importlib.util
+
+    path = snippet_named(script)
+    if "ArgumentParser" not in path.read_text(encoding="utf-8"):
+        assert args == [], f"{where}: {script} takes no command-line arguments"
+        return
+    spec = importlib.util.spec_from_file_location(f"command_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    parse_args = argparse.ArgumentParser.parse_args
+
+    def parse_then_stop(parser, *a, **k):
+        raise ParsedCommandLine(parse_args(parser, *a, **k))
+
+    monkeypatch.setattr(argparse.ArgumentParser, "parse_args", parse_then_stop)
+    monkeypatch.setattr(sys, "argv", [path.name, *args])
+    try:
+        module.main()
+    except ParsedCommandLine:
+        return  # accepted
+    except SystemExit:  # argparse refused the command line
+        pytest.fail(f"{where}: {capsys.readouterr().err.strip()}")
+    pytest.fail(f"{where}: {script} ran without parsing a command line")
+
+
+def test_versions_a_page_installs_are_the_tested_ones():
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    pinned = {
+        match[1].lower(): match[2]
+        for requirement in project["project"]["dependencies"]
+        if (match := re.match(r"([\w-]+)==([\w.]+)(?:\s*;\s*(.*))?$", requirement))
+        and "< '3.11'" not in (match[3] or "")
+    }
+    wrong = [
+        f"{relative(page)}: {pin['name']}=={pin['version']}"
+        for page in PAGES
+        for pin in PIP_PIN.finditer(page.read_text(encoding="utf-8"))
+        if pinned.get(pin["name"].lower()) != pin["version"]
+    ]
+    assert wrong == [], f"the tests run {pinned}"
