@@ -57,6 +57,7 @@ PROGRAMS: dict[str, Program] = {
                 r"Exim version ([\d.]+)"),
         Program("websocketd", "websocketd", "websocketd"),
         Program("curl", "curl", "curl", ("curl", "--version"), r"curl ([\d.]+)"),
+        Program("GNU Wget", "wget", "wget", ("wget", "--version"), r"Wget ([\d.]+)"),
         Program("OpenSSL s_client", "openssl", "openssl", ("openssl", "version"),
                 r"OpenSSL ([\d.]+)"),
         Program("socat", "socat", "socat", ("socat", "-V"), r"socat version ([\d.]+)"),
