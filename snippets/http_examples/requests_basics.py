@@ -3,9 +3,11 @@
 Start api_server.py first, then:
 
     python requests_basics.py
+    python requests_basics.py --url http://[::1]:8080
 """
 
 import argparse
+import socket
 import sys
 
 import requests
@@ -62,16 +64,44 @@ def get_note(base_url: str, note_id: int) -> dict:
 
 
 # --8<-- [end:status]
+# --8<-- [start:failure]
+def failure(error: Exception) -> str:
+    """What went wrong, in one line that names the real cause."""
+    if isinstance(error, requests.HTTPError):  # the server answered: no
+        response = error.response
+        return f"HTTP {response.status_code} {response.reason} for {response.url}"
+    if isinstance(error, requests.JSONDecodeError):
+        return "the answer is not JSON: is this the API server?"
+    if isinstance(error, KeyError):  # JSON, but not of the shape we expect
+        return f"the answer has no {error}: is this the API server?"
+    cause = error  # requests wraps urllib3's error, which wraps the socket's
+    while cause.__cause__ or cause.__context__:
+        cause = cause.__cause__ or cause.__context__
+    if isinstance(error, requests.Timeout) or isinstance(cause, TimeoutError):
+        return "no answer in time"
+    if isinstance(cause, ConnectionRefusedError):
+        return "connection refused: start api_server.py"
+    if isinstance(cause, socket.gaierror):
+        return f"unknown host name: {cause.strerror}"
+    return f"{type(cause).__name__}: {cause}"
+
+
+# --8<-- [end:failure]
 # --8<-- [start:main]
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    doc = (__doc__ or "requests, the basics.").splitlines()
+    parser = argparse.ArgumentParser(description=doc[0])
     parser.add_argument("--url", default=BASE_URL, help="the API server's base URL")
-    base_url = parser.parse_args().url
+    base_url = parser.parse_args().url.rstrip("/")
 
     try:
-        response = search(base_url, "tcp timeouts", page=2)
-    except requests.ConnectionError:
-        sys.exit(f"No server at {base_url}: start api_server.py")
+        show_requests(base_url)
+    except (requests.RequestException, KeyError) as error:
+        sys.exit(f"{base_url}: {failure(error)}")
+
+
+def show_requests(base_url: str) -> None:
+    response = search(base_url, "tcp timeouts", page=2)
     print(response.request.method, response.request.path_url)
     #> GET /echo?q=tcp+timeouts&page=2
     print(response.status_code, response.reason, response.headers["Content-Type"])
