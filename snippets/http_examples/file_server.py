@@ -188,14 +188,15 @@ class FileHandler(http.server.SimpleHTTPRequestHandler):
         except OSError:  # pragma: no cover (the tests run as root)
             self.send_error(HTTPStatus.NOT_FOUND, "No permission to list")
             return None
-        shown = [n for n in names if self.is_shared(os.path.join(path, n))]
-        items = "".join(
-            # A folder's link ends with "/", so its links are relative to it.
-            f'<li><a href="{quote(name)}{slash}">{html.escape(name)}</a></li>\n'
-            for name in shown
-            for slash in ["/" if os.path.isdir(os.path.join(path, name)) else ""]
-        )
-        page = f"<!DOCTYPE html>\n<ul>\n{items}</ul>\n".encode()
+        items = []
+        for name in names:
+            full = os.path.join(path, name)
+            if self.is_shared(full):
+                # A folder's link ends with "/": its links are relative to it.
+                link = quote(name) + ("/" if os.path.isdir(full) else "")
+                items.append(f'<li><a href="{link}">{html.escape(name)}</a>\n')
+
+        page = f"<!DOCTYPE html>\n<ul>\n{''.join(items)}</ul>\n".encode()
         self.send_response(HTTPStatus.OK)
         self.send_header("Content-Type", "text/html; charset=utf-8")
         self.send_header("Content-Length", str(len(page)))
@@ -307,8 +308,8 @@ class FileServer(http.server.ThreadingHTTPServer):
         error = sys.exc_info()[1]
         if isinstance(error, ConnectionError):
             print(f"Client went away: {type(error).__name__}", flush=True)
-        else:
-            super().handle_error(request, client_address)  # pragma: no cover (a bug)
+        else:  # pragma: no cover (a bug in the server)
+            super().handle_error(request, client_address)
 
 
 # --8<-- [end:server]
@@ -342,14 +343,18 @@ def main() -> None:
     parser.add_argument(
         "--dotfiles", action="store_true", help="list and serve .hidden files"
     )
-    parser.add_argument("--request-timeout", type=float, default=REQUEST_TIMEOUT)
-    parser.add_argument("--response-timeout", type=float, default=RESPONSE_TIMEOUT)
-    parser.add_argument("--max-connections", type=int, default=MAX_CONNECTIONS)
+    for option, default in [
+        ("--request-timeout", REQUEST_TIMEOUT),
+        ("--response-timeout", RESPONSE_TIMEOUT),
+        ("--max-connections", MAX_CONNECTIONS),
+    ]:
+        parser.add_argument(option, type=type(default), default=default)
     args = parser.parse_args()
 
     # Without this check, a mistyped folder is served as an empty one.
     if not args.directory.is_dir():
-        sys.exit(f"No folder {args.directory}: give --directory an existing one")
+        folder = args.directory
+        sys.exit(f"No folder {folder}: give --directory an existing one")
     # The names a Host header may give (with our port), IPv6 in brackets.
     bound = f"[{args.host}]" if ":" in args.host else args.host
     names = ["127.0.0.1", "localhost", "[::1]", bound, *args.allow_host]

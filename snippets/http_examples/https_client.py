@@ -3,7 +3,8 @@
 Make the certificates and start the server first (see the HTTPS page):
 
     python make_local_ca.py --folder certs
-    python api_server.py --port 8443 --cert certs/server.pem --key certs/server-key.pem
+    python api_server.py --port 8443 \\
+        --cert certs/server.pem --key certs/server-key.pem
 
 then:
 
@@ -21,7 +22,10 @@ import requests
 
 URL = "https://127.0.0.1:8443/"
 CA_FILE = "certs/ca.pem"
-TIMEOUT = (3.05, 10)  # (connect, read) seconds; the TLS handshake is part of connect
+TIMEOUT = (
+    3.05,
+    10,
+)  # (connect, read) seconds; the TLS handshake is part of connect
 
 
 # --8<-- [start:get]
@@ -73,7 +77,7 @@ def main() -> None:
     doc = (__doc__ or "An HTTPS client with a local CA.").splitlines()
     parser = argparse.ArgumentParser(description=doc[0])
     parser.add_argument("--url", default=URL, help="what to GET, as JSON")
-    parser.add_argument("--ca-file", default=CA_FILE, help="the local CA (PEM)")
+    parser.add_argument("--ca-file", default=CA_FILE, help="the CA (PEM)")
     args = parser.parse_args()
 
     # Without this, requests fails with "OSError: ... invalid path".
@@ -83,19 +87,23 @@ def main() -> None:
             "python make_local_ca.py --folder certs"
         )
     try:
-        # First as a client that does not know the local CA: it must refuse.
-        try:
-            get_json(args.url)
-            print("Trusted without the local CA: a public CA signed it")
-        except requests.exceptions.SSLError as error:
-            print("Without the local CA:")
-            #> Without the local CA:
-            print(f"  {failure(error)}")
-            #>   certificate not trusted: unable to get local issuer certificate
+        print("Without the local CA:")
+        #> Without the local CA:
+        print(without_local_ca(args.url))
+        #> certificate not trusted: unable to get local issuer certificate
         print(get_json(args.url, args.ca_file))
         #> {'message': 'Hello, HTTP!'}
     except requests.RequestException as error:
         sys.exit(f"{args.url}: {failure(error)}")
+
+
+def without_local_ca(url: str) -> str:
+    """What a client that trusts the public CAs only makes of the server."""
+    try:
+        get_json(url)
+    except requests.exceptions.SSLError as error:
+        return failure(error)  # as it must, unless a public CA signed it
+    return "trusted: a public CA signed its certificate"
 
 
 # --8<-- [end:main]

@@ -1,4 +1,4 @@
-"""HTTP by hand: one GET request over a TCP socket, and the response as it arrives.
+"""HTTP by hand: one GET request over a TCP socket, and its response.
 
 Start api_server.py first, then:
 
@@ -56,7 +56,9 @@ def build_request(host: str, port: int, path: str) -> bytes:
 # --8<-- [end:request]
 # --8<-- [start:read_header]
 def read_header(sock: socket.socket) -> tuple[bytes, bytes]:
-    """Read up to the empty line that ends the header; return it and what follows."""
+    """Read up to the empty line that ends the header.
+
+    Returns the header, and what came after it: the start of the body."""
     data = b""
     # recv() returns what has arrived so far: loop until the blank line is in.
     while b"\r\n\r\n" not in data:
@@ -81,8 +83,13 @@ def parse_header(header: bytes) -> tuple[str, list[tuple[str, str]]]:
 
 
 # --8<-- [start:read_body]
-def read_body(sock: socket.socket, response: Response, received: bytes) -> bytes:
-    """Read the body: Content-Length bytes if the server said how many, else to EOF."""
+def read_body(
+    sock: socket.socket,
+    response: Response,
+    received: bytes,
+) -> bytes:
+    """Read the body: Content-Length bytes if the server said how many,
+    else all until the server closes the connection."""
     if response.header("Transfer-Encoding"):
         # Chunked bodies come in pieces, each with its own size: an HTTP
         # library decodes them. We asked for none, so this is unexpected.
@@ -104,7 +111,7 @@ def read_body(sock: socket.socket, response: Response, received: bytes) -> bytes
 # --8<-- [end:read_body]
 # --8<-- [start:http_get]
 def http_get(host: str, port: int, path: str = "/") -> Response:
-    """Send GET `path` over a new TCP connection and read the whole response."""
+    """GET `path` over a new TCP connection; read the whole response."""
     with socket.create_connection((host, port), timeout=TIMEOUT) as sock:
         sock.sendall(build_request(host, port, path))
         header, rest = read_header(sock)

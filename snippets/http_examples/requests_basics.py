@@ -21,7 +21,7 @@ TIMEOUT = (3.05, 10)
 
 # --8<-- [start:get]
 def search(base_url: str, query: str, page: int) -> requests.Response:
-    """GET with a query string and headers; the echo route sends back what it got."""
+    """GET with a query string and headers; /echo sends back what it got."""
     response = requests.get(
         f"{base_url}/echo",
         # requests encodes the parameters: the space becomes "+".
@@ -44,7 +44,11 @@ def send_form(base_url: str, fields: dict[str, str]) -> dict:
 
 # --8<-- [end:form]
 # --8<-- [start:json]
-def create_note(base_url: str, text: str, tags: list[str]) -> requests.Response:
+def create_note(
+    base_url: str,
+    text: str,
+    tags: list[str],
+) -> requests.Response:
     """POST a JSON body: json= serialises it and sets Content-Type for us."""
     response = requests.post(
         f"{base_url}/notes", json={"text": text, "tags": tags}, timeout=TIMEOUT
@@ -56,7 +60,7 @@ def create_note(base_url: str, text: str, tags: list[str]) -> requests.Response:
 # --8<-- [end:json]
 # --8<-- [start:status]
 def get_note(base_url: str, note_id: int) -> dict:
-    """GET one note; a note that does not exist is a 404, raised as HTTPError."""
+    """GET one note; a note that does not exist is a 404: HTTPError."""
     response = requests.get(f"{base_url}/notes/{note_id}", timeout=TIMEOUT)
     # Without this line a 404 page would be parsed as if it were a note.
     response.raise_for_status()
@@ -68,8 +72,8 @@ def get_note(base_url: str, note_id: int) -> dict:
 def failure(error: Exception) -> str:
     """What went wrong, in one line that names the real cause."""
     if isinstance(error, requests.HTTPError):  # the server answered: no
-        response = error.response
-        return f"HTTP {response.status_code} {response.reason} for {response.url}"
+        answer = error.response
+        return f"HTTP {answer.status_code} {answer.reason} for {answer.url}"
     if isinstance(error, requests.JSONDecodeError):
         return "the answer is not JSON: is this the API server?"
     if isinstance(error, KeyError):  # JSON, but not of the shape we expect
@@ -91,7 +95,7 @@ def failure(error: Exception) -> str:
 def main() -> None:
     doc = (__doc__ or "requests, the basics.").splitlines()
     parser = argparse.ArgumentParser(description=doc[0])
-    parser.add_argument("--url", default=BASE_URL, help="the API server's base URL")
+    parser.add_argument("--url", default=BASE_URL, help="the API's base URL")
     base_url = parser.parse_args().url.rstrip("/")
 
     try:
@@ -104,7 +108,8 @@ def show_requests(base_url: str) -> None:
     response = search(base_url, "tcp timeouts", page=2)
     print(response.request.method, response.request.path_url)
     #> GET /echo?q=tcp+timeouts&page=2
-    print(response.status_code, response.reason, response.headers["Content-Type"])
+    content_type = response.headers["Content-Type"]
+    print(response.status_code, response.reason, content_type)
     #> 200 OK application/json; charset=utf-8
     received = response.json()  # the body, parsed from JSON
     # Header names ignore case (the server spells this one X-Request-ID), but
@@ -127,7 +132,11 @@ def show_requests(base_url: str) -> None:
     try:
         get_note(base_url, 0)  # ids start at 1
     except requests.HTTPError as error:
-        print(type(error).__name__, error.response.status_code, error.response.json())
+        print(
+            type(error).__name__,
+            error.response.status_code,
+            error.response.json(),
+        )
         #> HTTPError 404 {'error': 'no note 0'}
 
 

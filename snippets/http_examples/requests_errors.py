@@ -55,7 +55,7 @@ def failure(error: Exception) -> str:
     if isinstance(error, requests.ConnectTimeout):
         return "no connection in time: the server is overloaded or filtered"
     if isinstance(error, requests.Timeout) or isinstance(cause, TimeoutError):
-        return "no answer in time: the server is slow, try again later"
+        return "no answer in time: a slow server, try again later"
     if isinstance(cause, ConnectionRefusedError):
         return "connection refused: is the server running?"
     if isinstance(cause, socket.gaierror):
@@ -65,14 +65,18 @@ def failure(error: Exception) -> str:
 
 # --8<-- [end:failure]
 # --8<-- [start:report]
-def report(label: str, url: str, timeout: tuple[float, float] = TIMEOUT) -> None:
+def report(
+    label: str,
+    url: str,
+    timeout: tuple[float, float] = TIMEOUT,
+) -> None:
     """GET `url` as JSON and print how it went, in one line."""
     try:
         get_json(url, timeout)
     except requests.RequestException as error:
         print(f"{label}: {failure(error)}")
         #> A missing note: HTTP 404 Not Found: no note 0
-        #> A slow answer: no answer in time: the server is slow, try again later
+        #> A slow answer: no answer in time: a slow server, try again later
         #> Not JSON: the answer is not JSON: is this the right server?
         #> No server: connection refused: is the server running?
     else:
@@ -92,7 +96,7 @@ def port_without_server() -> Iterator[int]:
 def main() -> None:
     doc = (__doc__ or "How requests calls fail.").splitlines()
     parser = argparse.ArgumentParser(description=doc[0])
-    parser.add_argument("--url", default=BASE_URL, help="the API server's base URL")
+    parser.add_argument("--url", default=BASE_URL, help="the API's base URL")
     base_url = parser.parse_args().url.rstrip("/")
 
     try:
@@ -101,7 +105,8 @@ def main() -> None:
         sys.exit(f"{base_url}: {failure(error)}")
     report("A missing note", f"{base_url}/notes/0")
     # The server takes 0.5 s; we allow 0.1 s for the answer to start.
-    report("A slow answer", f"{base_url}/delay?seconds=0.5", timeout=(3.05, 0.1))
+    slow = f"{base_url}/delay?seconds=0.5"
+    report("A slow answer", slow, timeout=(3.05, 0.1))
     report("Not JSON", f"{base_url}/download?size=10")
     with port_without_server() as port:
         report("No server", f"http://127.0.0.1:{port}/")

@@ -1,4 +1,4 @@
-"""A requests Session for a real client: shared headers, pooled connections, retries.
+"""A requests Session: shared headers, pooled connections, retries.
 
 Start api_server.py first, then:
 
@@ -19,7 +19,10 @@ from requests.adapters import HTTPAdapter
 from urllib3.util import Retry
 
 BASE_URL = "http://127.0.0.1:8080"
-TIMEOUT = (3.05, 10)  # (connect, read) seconds: a Session has no default timeout
+TIMEOUT = (
+    3.05,
+    10,
+)  # (connect, read) seconds: a Session has no default timeout
 
 # --8<-- [start:retry]
 RETRY_RULES = dict(
@@ -44,7 +47,7 @@ RETRY_RULES = dict(
 try:
     RETRY = Retry(**RETRY_RULES)
 except TypeError:  # pragma: no cover (urllib3 older than 2.6.3)
-    sys.exit("session_client.py needs urllib3 2.6.3 or newer (retry_after_max)")
+    sys.exit("session_client.py needs urllib3 2.6.3 or newer")
 
 
 # --8<-- [end:retry]
@@ -70,13 +73,18 @@ def make_session(
 # --8<-- [end:session]
 # --8<-- [start:calls]
 def create_note(session: requests.Session, base_url: str, text: str) -> dict:
-    response = session.post(f"{base_url}/notes", json={"text": text}, timeout=TIMEOUT)
+    url = f"{base_url}/notes"
+    response = session.post(url, json={"text": text}, timeout=TIMEOUT)
     response.raise_for_status()
     return response.json()
 
 
-def notes_by_ids(session: requests.Session, base_url: str, ids: list[int]) -> list:
-    """GET each note; the session sends them all over one kept-alive connection."""
+def notes_by_ids(
+    session: requests.Session,
+    base_url: str,
+    ids: list[int],
+) -> list:
+    """GET each note; the session sends all over one kept-alive connection."""
     notes = []
     for note_id in ids:
         response = session.get(f"{base_url}/notes/{note_id}", timeout=TIMEOUT)
@@ -90,7 +98,7 @@ def notes_by_ids(session: requests.Session, base_url: str, ids: list[int]) -> li
 def call_flaky(
     session: requests.Session, base_url: str, method: str, failures: int
 ) -> requests.Response:
-    """Call /flaky, which answers 503 to the first `failures` attempts of a key."""
+    """Call /flaky, which answers 503 to the first `failures` tries."""
     key = uuid.uuid4().hex  # a fresh key: the server counts attempts per key
     return session.request(
         method,
@@ -105,8 +113,8 @@ def call_flaky(
 def failure(error: Exception) -> str:
     """What went wrong, in one line that names the real cause."""
     if isinstance(error, requests.HTTPError):  # the server answered: no
-        response = error.response
-        return f"HTTP {response.status_code} {response.reason} for {response.url}"
+        answer = error.response
+        return f"HTTP {answer.status_code} {answer.reason} for {answer.url}"
     if isinstance(error, requests.JSONDecodeError):
         return "the answer is not JSON: is this the API server?"
     if isinstance(error, KeyError):  # JSON, but not of the shape we expect
@@ -128,7 +136,7 @@ def failure(error: Exception) -> str:
 def main() -> None:
     doc = (__doc__ or "A requests Session with retries.").splitlines()
     parser = argparse.ArgumentParser(description=doc[0])
-    parser.add_argument("--url", default=BASE_URL, help="the API server's base URL")
+    parser.add_argument("--url", default=BASE_URL, help="the API's base URL")
     parser.add_argument(
         "--token",
         default=os.environ.get("API_TOKEN"),

@@ -53,7 +53,8 @@ def download(url: str, destination: Path) -> int:
             return have
         r.raise_for_status()
         resumed = r.status_code == 206
-        if resumed and not r.headers["Content-Range"].startswith(f"bytes {have}-"):
+        part = r.headers.get("Content-Range", "")
+        if resumed and not part.startswith(f"bytes {have}-"):
             raise WrongPart(f"asked for bytes {have}-, got another part")
         with partial.open("ab" if resumed else "wb") as file:
             # A body shorter than its Content-Length raises here
@@ -72,7 +73,7 @@ def upload(url: str, path: Path) -> dict:
     with path.open("rb") as file:
         response = requests.post(
             url,
-            # (file name, content, content type): as a browser's file input sends it
+            # (file name, content, content type), as a browser's form does
             files={"file": (path.name, file, "application/octet-stream")},
             timeout=TIMEOUT,
         )
@@ -93,8 +94,8 @@ def sha256_of(path: Path) -> str:
 def failure(error: Exception) -> str:
     """What went wrong, in one line that names the real cause."""
     if isinstance(error, requests.HTTPError):  # the server answered: no
-        response = error.response
-        return f"HTTP {response.status_code} {response.reason} for {response.url}"
+        answer = error.response
+        return f"HTTP {answer.status_code} {answer.reason} for {answer.url}"
     if isinstance(error, requests.JSONDecodeError):
         return "the answer is not JSON: is this the API server?"
     if isinstance(error, KeyError):  # JSON, but not of the shape we expect
@@ -119,7 +120,7 @@ def failure(error: Exception) -> str:
 def main() -> None:
     doc = (__doc__ or "Download and upload files with requests.").splitlines()
     parser = argparse.ArgumentParser(description=doc[0])
-    parser.add_argument("--url", default=BASE_URL, help="the API server's base URL")
+    parser.add_argument("--url", default=BASE_URL, help="the API's base URL")
     parser.add_argument("--download", metavar="URL", help="only download this")
     parser.add_argument("--output", type=Path, help="default: download.bin")
     args = parser.parse_args()
@@ -127,8 +128,9 @@ def main() -> None:
 
     try:
         if args.download:  # any file, named as in its URL unless --output
-            name = args.download.rstrip("/").rsplit("/", 1)[-1] or "download.bin"
-            size = download(args.download, args.output or Path(name))
+            name = args.download.rstrip("/").rsplit("/", 1)[-1]
+            output = args.output or Path(name or "download.bin")
+            size = download(args.download, output)
             print(f"Downloaded {size} bytes")
         else:
             download_and_upload(base_url, args.output or Path("download.bin"))
@@ -142,7 +144,8 @@ def download_and_upload(base_url: str, output: Path) -> None:
     #> Downloaded 5242880 bytes
 
     report = upload(f"{base_url}/upload", output)
-    same = report["sha256"] == sha256_of(output)  # the server hashed what it got
+    # The server hashed what it received: the same bytes?
+    same = report["sha256"] == sha256_of(output)
     print(report["filename"], report["size"], same)
     #> download.bin 5242880 True
 

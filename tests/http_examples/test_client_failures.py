@@ -238,7 +238,7 @@ def test_https_client_against_nginx(
     # the CA's certificate too.
     assert (without_ca, reason) == (
         "Without the local CA:",
-        "  certificate not trusted: "
+        "certificate not trusted: "
         + {
             "tls_port": "unable to get local issuer certificate",
             "chain_port": "self-signed certificate in certificate chain",

@@ -125,7 +125,7 @@ def test_a_server_with_a_public_certificate_is_trusted_either_way(
         CLIENT, "--url", f"{https_url}/", "--ca-file", str(reader_certificates[0])
     )
     assert (printed, exit_code) == (
-        "Trusted without the local CA: a public CA signed it\n"
+        "Without the local CA:\ntrusted: a public CA signed its certificate\n"
         "{'message': 'Hello, HTTP!'}\n",
         None,
     )
