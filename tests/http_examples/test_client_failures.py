@@ -253,3 +253,32 @@ def test_json_of_another_shape_says_which_key_is_missing(program, import_snippet
     assert client.failure(KeyError("id")) == (
         "the answer has no 'id': is this the API server?"
     )
+
+
+@pytest.mark.parametrize(
+    "program",
+    [*CLIENTS, "http_examples/raw_http_get.py", "http_examples/file_server.py"],
+)
+def test_a_program_pasted_without_its_docstring_still_starts(
+    program, capsys, monkeypatch
+):
+    # A reader who copies the code of a page, not the file, has no module
+    # docstring: __doc__ is None, and main() must not depend on it.
+    import ast
+    import sys
+    import types
+
+    from conftest import snippet
+
+    tree = ast.parse(snippet(program).read_text(encoding="utf-8"))
+    assert isinstance(tree.body[0].value, ast.Constant)  # the docstring
+    del tree.body[0]
+    pasted = types.ModuleType("pasted")
+    monkeypatch.setitem(sys.modules, "pasted", pasted)
+    exec(compile(tree, program, "exec"), pasted.__dict__)  # noqa: S102 (our snippet)
+    assert pasted.__doc__ is None
+    monkeypatch.setattr(sys, "argv", ["pasted.py", "--help"])
+    with pytest.raises(SystemExit) as exit_info:
+        pasted.main()
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.startswith("usage: pasted.py")
