@@ -319,6 +319,20 @@ def test_wget_resumes_a_download(files, public, tmp_path):
     assert target.read_bytes() == whole
 
 
+@pytest.mark.interop(SERVER, "aria2c", "download resumed with aria2c -c (Range)")
+def test_aria2_resumes_a_download(files, public, tmp_path):
+    # aria2c refused the server without Range: "Invalid range header".
+    aria2c = require("aria2c")
+    whole = (public / "big.bin").read_bytes()
+    (tmp_path / "big.bin").write_bytes(whole[:2_000_000])
+    result = run_client(
+        [aria2c, "-c", "--quiet", "--no-conf", "--max-tries=1", "--dir", tmp_path,
+         "--out", "big.bin", "--allow-overwrite=false", url(files, "/big.bin")],
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (tmp_path / "big.bin").read_bytes() == whole
+
+
 @pytest.mark.interop(SERVER, "curl", "GET over IPv4 and IPv6, 404 for a dotfile")
 def test_curl_gets_files_over_ipv4_and_ipv6(start_server, public):
     curl = require("curl")

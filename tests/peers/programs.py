@@ -58,6 +58,8 @@ PROGRAMS: dict[str, Program] = {
         Program("websocketd", "websocketd", "websocketd"),
         Program("curl", "curl", "curl", ("curl", "--version"), r"curl ([\d.]+)"),
         Program("GNU Wget", "wget", "wget", ("wget", "--version"), r"Wget ([\d.]+)"),
+        Program("aria2", "aria2c", "aria2", ("aria2c", "--version"),
+                r"aria2 version ([\d.]+)"),
         Program("OpenSSL s_client", "openssl", "openssl", ("openssl", "version"),
                 r"OpenSSL ([\d.]+)"),
         Program("socat", "socat", "socat", ("socat", "-V"), r"socat version ([\d.]+)"),
