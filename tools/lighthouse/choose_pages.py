@@ -109,8 +109,13 @@ def published_path() -> str:
 
 
 def chromium() -> str:
-    for name in (os.environ.get("CHROMIUM"), "chromium", "google-chrome"):
-        if name and (found := shutil.which(name)):
+    """Chromium's path: $CHROMIUM, else chromium (or google-chrome) on PATH."""
+    if named := os.environ.get("CHROMIUM"):
+        if found := shutil.which(named):
+            return found
+        sys.exit(f"CHROMIUM={named} is not an executable")
+    for name in ("chromium", "google-chrome"):
+        if found := shutil.which(name):
             return found
     sys.exit("Lighthouse needs Chromium: apt-get install chromium, or set CHROMIUM")
 
@@ -147,7 +152,7 @@ def main() -> None:
     )
     for page in pages:
         if not (site / page / "index.html").is_file():
-            sys.exit(f"No page {site / page}index.html: give a page's path or source")
+            sys.exit(f"No page {page}: {site / page / 'index.html'} is missing")
     for preset in args.preset or PRESETS:
         config = yaml.safe_load((HERE / "lighthouserc.yml").read_text(encoding="utf-8"))
         collect, upload = config["ci"]["collect"], config["ci"]["upload"]
