@@ -16,7 +16,6 @@ import secrets
 import ssl
 import sys
 import uuid
-import weakref
 from pathlib import Path
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
@@ -38,6 +37,7 @@ MAX_LOGIN_ATTEMPTS = 3  # AUTH commands per connection
 MAX_COMMANDS = 50  # of each kind (NOOP, MAIL...) per connection
 BACKLOG = 1024  # connections waiting to be accepted (asyncio's: 100)
 FDS_IN_RESERVE = 16  # standard streams, the listening socket, the loop
+LAST_REPORTED: dict[str, float] = {}  # when each loop error was printed
 
 
 # --8<-- [start:password]
@@ -129,6 +129,19 @@ class TooBusy(asyncio.Protocol):
         transport.close()
 
 
+class CountedSMTP(SMTP):
+    """aiosmtpd's SMTP protocol, in a set of open connections while open."""
+
+    def __init__(self, connections: set, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.connections = connections
+        connections.add(self)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        self.connections.discard(self)
+        super().connection_lost(error)
+
+
 def client_capacity(wanted: int) -> int:
     """How many connections this process has file descriptors for."""
     try:
@@ -140,6 +153,16 @@ def client_capacity(wanted: int) -> int:
     return max(1, min(wanted, (available - FDS_IN_RESERVE) // 2))
 
 
+def report_loop_error(loop: asyncio.AbstractEventLoop, context: dict) -> None:
+    """One line for an error no session catches, not a traceback."""
+    # Out of file descriptors, asyncio reports each accept() that fails,
+    # up to one per waiting client: once a second is enough.
+    message = context["message"]
+    if loop.time() - LAST_REPORTED.get(message, -1.0) >= 1.0:
+        LAST_REPORTED[message] = loop.time()
+        print(f"{message}: {context.get('exception')!r}", flush=True)
+
+
 # --8<-- [start:serve]
 async def serve(
     host: str,
@@ -149,14 +172,18 @@ async def serve(
     limits: argparse.Namespace,
 ) -> None:
     loop = asyncio.get_running_loop()
+    # Out of file descriptors, asyncio stops accepting for a second and
+    # logs a traceback: one line is enough.
+    loop.set_exception_handler(report_loop_error)
     handler = SaveToFolder(mailbox)
-    sessions: weakref.WeakSet[SMTP] = weakref.WeakSet()  # open connections
+    connections: set[CountedSMTP] = set()
     capacity = client_capacity(limits.max_connections)
 
-    def new_session() -> asyncio.Protocol:  # one per connection
-        if sum(s.transport is not None for s in sessions) >= capacity:
+    def new_connection() -> asyncio.Protocol:  # one protocol per connection
+        if len(connections) >= capacity:
             return TooBusy()
-        session = SMTP(
+        return CountedSMTP(
+            connections,
             handler,
             hostname="localhost",  # the name in the greeting; no DNS lookup
             tls_context=context,
@@ -175,12 +202,10 @@ async def serve(
             },
             loop=loop,
         )
-        sessions.add(session)
-        return session
 
     # backlog: connections the kernel completes before we accept them; a
     # burst of clients waits there rather than being turned away.
-    server = await loop.create_server(new_session, host, port, backlog=BACKLOG)
+    server = await loop.create_server(new_connection, host, port, backlog=BACKLOG)
     host, port = server.sockets[0].getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     print(f"Listening on {shown}:{port}", flush=True)
@@ -191,9 +216,9 @@ async def serve(
         await loop.create_future()  # never done
     finally:  # Ctrl+C: stop listening, then hang up on connected clients
         server.close()
-        for session in list(sessions):
-            if session.transport is not None:
-                session.transport.close()
+        for connection in list(connections):
+            if connection.transport is not None:
+                connection.transport.close()
         await server.wait_closed()
 
 
