@@ -142,8 +142,10 @@ def make_server(
         pass
 
     Handler.authorizer = authorizer
-    Handler.ssl_context = tls_context(cert_file, key_file, SSL.TLS1_3_VERSION)
-    Handler.data_tls_context = tls_context(cert_file, key_file, SSL.TLS1_2_VERSION)
+    control = tls_context(cert_file, key_file, newest=SSL.TLS1_3_VERSION)
+    # Data connections: TLS 1.2 at most (DataConnection says why).
+    data = tls_context(cert_file, key_file, newest=SSL.TLS1_2_VERSION)
+    Handler.ssl_context, Handler.data_tls_context = control, data
     Handler.timeout = limits.command_timeout
     Handler.auth_failed_timeout = limits.failed_login_delay
 
@@ -164,25 +166,54 @@ def make_server(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default=HOST, help="e.g. ::1 for IPv6")
-    parser.add_argument("--port", type=int, default=PORT, help="0 picks a free port")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=PORT,
+        help="0 picks a free port",
+    )
     parser.add_argument(
         "--cert", type=Path, required=True, help="e.g. certs/server.pem"
     )
     parser.add_argument(
         "--key", type=Path, required=True, help="e.g. certs/server-key.pem"
     )
-    parser.add_argument("--root", type=Path, default=ROOT, help="the folder to serve")
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=ROOT,
+        help="the folder to serve",
+    )
     limits = parser.add_argument_group("limits")
-    limits.add_argument("--failed-login-delay", type=float, default=FAILED_LOGIN_DELAY)
-    limits.add_argument("--command-timeout", type=float, default=COMMAND_TIMEOUT)
+    limits.add_argument(
+        "--failed-login-delay",
+        type=float,
+        default=FAILED_LOGIN_DELAY,
+    )
+    limits.add_argument(
+        "--command-timeout",
+        type=float,
+        default=COMMAND_TIMEOUT,
+    )
     limits.add_argument("--data-timeout", type=float, default=DATA_TIMEOUT)
     limits.add_argument("--max-connections", type=int, default=MAX_CONNECTIONS)
     args = parser.parse_args()
 
     # pyftpdlib logs each session and command: to stdout, with our lines.
-    logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(message)s")
+    logging.basicConfig(
+        stream=sys.stdout,
+        level=logging.INFO,
+        format="%(message)s",
+    )
     args.root.mkdir(parents=True, exist_ok=True)
-    server = make_server(args.host, args.port, args.root, args.cert, args.key, args)
+    server = make_server(
+        args.host,
+        args.port,
+        args.root,
+        args.cert,
+        args.key,
+        limits=args,
+    )
     host, port = server.socket.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     print(f"Listening on {shown}:{port}", flush=True)

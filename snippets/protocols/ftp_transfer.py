@@ -88,9 +88,8 @@ def features(ftp: ftplib.FTP) -> set[str]:
     except ftplib.error_perm:  # 500 or 502: a server older than FEAT
         return set()
     # "211-Features:", one feature per line, each indented, "211 End".
-    return {
-        line.split()[0].upper() for line in reply.splitlines()[1:-1] if line.strip()
-    }
+    lines = reply.splitlines()[1:-1]
+    return {line.split()[0].upper() for line in lines if line.strip()}
 
 
 def list_files(ftp: ftplib.FTP, folder: str = "") -> dict[str, int]:

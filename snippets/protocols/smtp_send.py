@@ -50,7 +50,12 @@ def build_message(
     mime_type = mimetypes.guess_type(filename)[0]
     maintype, subtype = (mime_type or "application/octet-stream").split("/")
     # Bytes are sent base64-encoded: any file survives the trip unchanged.
-    message.add_attachment(data, maintype=maintype, subtype=subtype, filename=filename)
+    message.add_attachment(
+        data,
+        maintype=maintype,
+        subtype=subtype,
+        filename=filename,
+    )
     return message
 
 

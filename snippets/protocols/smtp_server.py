@@ -121,6 +121,7 @@ def tls_context(cert_file: Path, key_file: Path) -> ssl.SSLContext:
     return context
 
 
+# --8<-- [start:limits]
 class TooBusy(asyncio.Protocol):
     """What a client beyond the connection limit gets: one line, goodbye."""
 
@@ -140,6 +141,9 @@ class CountedSMTP(SMTP):
     def connection_lost(self, error: Exception | None) -> None:
         self.connections.discard(self)
         super().connection_lost(error)
+
+
+# --8<-- [end:limits]
 
 
 def client_capacity(wanted: int) -> int:
@@ -205,7 +209,12 @@ async def serve(
 
     # backlog: connections the kernel completes before we accept them; a
     # burst of clients waits there rather than being turned away.
-    server = await loop.create_server(new_connection, host, port, backlog=BACKLOG)
+    server = await loop.create_server(
+        new_connection,
+        host,
+        port,
+        backlog=BACKLOG,
+    )
     host, port = server.sockets[0].getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     print(f"Listening on {shown}:{port}", flush=True)
@@ -226,7 +235,12 @@ async def serve(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default=HOST, help="e.g. ::1 for IPv6")
-    parser.add_argument("--port", type=int, default=PORT, help="0 picks a free port")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=PORT,
+        help="0 picks a free port",
+    )
     parser.add_argument(
         "--cert", type=Path, required=True, help="e.g. certs/server.pem"
     )

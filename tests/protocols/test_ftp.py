@@ -364,6 +364,13 @@ def test_each_other_failure_is_one_line(client, error, expected):
     assert client.reason(error, "::1", 21) == expected
 
 
+def test_a_missing_feature_is_one_line(client):
+    error = client.MissingFeature("the server offers neither MLSD nor SIZE")
+    assert client.reason(error, "127.0.0.1", 21) == (
+        "Transfer failed: the server offers neither MLSD nor SIZE"
+    )
+
+
 # --- IPv6 ---------------------------------------------------------------
 
 
@@ -415,6 +422,21 @@ def test_garbage_instead_of_a_tls_handshake_ends_that_connection_only(
         assert sock.recv(1024).startswith(b"234 ")
         sock.sendall(b"GET / HTTP/1.1\r\n\r\n" + os.urandom(200))
         assert attacks.closed_within(sock, WAIT) is not None
+    assert a_normal_session_works(ftp_server, local_certificates.ca_file)
+
+
+@pytest.mark.hostile(SERVER, "garbage")
+def test_garbage_instead_of_tls_on_a_data_connection_gets_522(
+    ftp_server, local_certificates
+):
+    with log_in(ftp_server, local_certificates.ca_file) as ftp:
+        host, port = ftp.makepasv()
+        ftp.putcmd(f"STOR {a_name()}")  # the upload waits for its connection
+        with socket.create_connection((host, port), WAIT) as data_connection:
+            assert ftp.getresp().startswith("150 ")
+            data_connection.sendall(b"not a TLS handshake\r\n" * 10)
+            with pytest.raises(ftplib.error_perm, match=r"^522 SSL handshake failed"):
+                ftp.voidresp()
     assert a_normal_session_works(ftp_server, local_certificates.ca_file)
 
 
@@ -758,7 +780,9 @@ def tls13_data_server(tmp_path: Path, arguments: list[str]) -> Iterator[tuple]:
     assert errors == ""
 
 
-@pytest.mark.interop(SERVER, "lftp", "why data connections stay at TLS 1.2")
+@pytest.mark.interop(
+    SERVER, "lftp", "with TLS 1.3 on data connections, a cut upload refused (426)"
+)
 def test_with_tls13_on_data_connections_lftp_uploads_would_be_cut(
     local_certificates, tmp_path, import_snippet_once
 ):
