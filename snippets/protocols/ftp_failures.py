@@ -13,6 +13,7 @@ import ftplib
 import os
 import socket
 import ssl
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -77,6 +78,8 @@ def main() -> None:
     parser.add_argument("--cafile", type=Path, help="e.g. certs/ca.pem")
     parser.add_argument("--user", default=os.environ.get("FTP_USER", USER))
     args = parser.parse_args()
+    if args.cafile and not args.cafile.is_file():
+        sys.exit(f"No CA file {args.cafile}: python make_local_ca.py makes it")
     host, port, user = args.host, args.port, args.user
     ours = ssl.create_default_context(cafile=args.cafile)  # our local CA
     system = ssl.create_default_context()  # the public authorities only

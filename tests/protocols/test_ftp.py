@@ -385,6 +385,24 @@ def ftp_server_ipv6(
         yield FileServer(server.host, server.port, root, password, server.process.pid)
 
 
+def test_failures_program_over_ipv6(run_example, ftp_server_ipv6, local_certificates):
+    run_example(
+        FAILURES, "--host", "::1", "--port", str(ftp_server_ipv6.port),
+        "--cafile", str(local_certificates.ca_file),
+    )  # fmt: skip
+
+
+def test_failures_program_with_a_missing_cafile_says_how_to_make_it(
+    run_example, tmp_path
+):
+    missing = tmp_path / "ca.pem"
+    with pytest.raises(SystemExit) as exit_info:
+        run_example(FAILURES, "--cafile", str(missing))
+    assert exit_info.value.code == (
+        f"No CA file {missing}: python make_local_ca.py makes it"
+    )
+
+
 def test_server_and_client_work_over_ipv6(
     run_example, ftp_server_ipv6, local_certificates, monkeypatch
 ):
