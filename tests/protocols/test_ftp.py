@@ -28,7 +28,7 @@ FAILURES = "protocols/ftp_failures.py"
 SNIPPETS = Path(__file__).resolve().parents[2] / "snippets"
 # The strict server's limits: small, so that each attack ends quickly.
 COMMAND_TIMEOUT = 0.5  # seconds for each command line
-DATA_TIMEOUT = 0.5  # seconds a data connection may move nothing
+DATA_TIMEOUT = 0.3  # seconds a data connection may move nothing
 MAX_CONNECTIONS = 20
 WAIT = 5.0  # seconds a test waits for anything before it fails
 
@@ -78,16 +78,34 @@ def ftp_server(
         yield FileServer(server.host, server.port, root, password, server.process.pid)
 
 
-@pytest.fixture
-def strict_server(
-    start_server, local_certificates, tmp_path, import_snippet_once
-) -> Iterator[FileServer]:
-    """A server of its own, with small limits, for one attack."""
-    root = tmp_path / "ftp-root"
-    arguments = server_arguments(local_certificates, root, *STRICT_LIMITS)
-    password = import_snippet_once(SERVER).PASSWORD
+@contextmanager
+def a_strict_server(start_server, certificates, root: Path, password: str):
+    arguments = server_arguments(certificates, root, *STRICT_LIMITS)
     with start_server(SERVER, *arguments) as server:
         yield FileServer(server.host, server.port, root, password, server.process.pid)
+
+
+@pytest.fixture(scope="module")
+def strict_server(
+    start_server, local_certificates, tmp_path_factory, import_snippet_once
+) -> Iterator[FileServer]:
+    """A server with small limits, for attacks that hold one client each."""
+    root = tmp_path_factory.mktemp("ftp-root-strict")
+    password = import_snippet_once(SERVER).PASSWORD
+    with a_strict_server(start_server, local_certificates, root, password) as server:
+        yield server
+
+
+@pytest.fixture
+def own_strict_server(
+    start_server, local_certificates, tmp_path, import_snippet_once
+) -> Iterator[FileServer]:
+    """A server with small limits for one attack that fills all of it."""
+    password = import_snippet_once(SERVER).PASSWORD
+    with a_strict_server(
+        start_server, local_certificates, tmp_path, password
+    ) as server:
+        yield server
 
 
 @pytest.fixture
@@ -626,8 +644,9 @@ def test_paths_outside_the_folder_are_refused(ftp_server, session, local_certifi
 
 @pytest.mark.hostile(SERVER, "flood", limit="Connections at once")
 def test_a_flood_of_connections_is_bounded_and_the_server_recovers(
-    strict_server, local_certificates, record_wait
+    own_strict_server, local_certificates, record_wait
 ):
+    strict_server = own_strict_server
     with attacks.flood(*strict_server.address, 300) as sockets:
         replies = [first_reply(sock) for sock in sockets]
         admitted = [
@@ -864,13 +883,40 @@ def test_curl_without_tls_is_refused(ftp_server):
 # --- The client snippets against another server: vsftpd ------------------
 
 
-def run_program(path: str, *arguments: str, env: dict | None = None):
-    """Run a snippet as a reader does, in its own process."""
-    return subprocess.run(  # noqa: S603 (our own snippet)
-        [sys.executable, "-W", "error", str(SNIPPETS / path), *arguments],
-        capture_output=True, text=True, timeout=30, check=False,
-        env={**os.environ, **(env or {})},
-    )  # fmt: skip
+@dataclass
+class Ran:
+    """What a program did, as its shell would see it."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def run_program(import_snippet, monkeypatch, capsys):
+    """Run a snippet's main() as its command line does, in this process.
+
+    A message given to sys.exit() is what Python prints on stderr, with
+    exit status 1; the snippet is imported afresh for each test.
+    """
+
+    def run(path: str, *arguments: str, env: dict | None = None) -> Ran:
+        program = import_snippet(path)
+        monkeypatch.setattr(sys, "argv", [path, *arguments])
+        for name, value in (env or {}).items():
+            monkeypatch.setenv(name, value)
+        capsys.readouterr()  # what came before is not this program's
+        try:
+            program.main()
+            code = 0
+        except SystemExit as exit_info:
+            code = exit_info.code
+        out = capsys.readouterr().out
+        if isinstance(code, str):
+            return Ran(1, out, code + "\n")
+        return Ran(code or 0, out, "")
+
+    return run
 
 
 def vsftpd_arguments(daemon, ca_file: Path, *more: str) -> list[str]:
@@ -883,7 +929,7 @@ def vsftpd_arguments(daemon, ca_file: Path, *more: str) -> list[str]:
 @pytest.mark.interop(CLIENT, "vsftpd", "FTPS upload, listing without MLSD, download")
 @pytest.mark.parametrize("family", ["ipv4", "ipv6"])
 def test_transfer_program_works_against_vsftpd(
-    family, vsftpd_server, vsftpd_server_ipv6, local_certificates
+    run_program, family, vsftpd_server, vsftpd_server_ipv6, local_certificates
 ):
     daemon = vsftpd_server if family == "ipv4" else vsftpd_server_ipv6
     result = run_program(
@@ -903,7 +949,7 @@ def test_transfer_program_works_against_vsftpd(
 
 @pytest.mark.interop(CLIENT, "vsftpd", "a refused upload (553) in one line")
 def test_transfer_program_says_in_one_line_that_a_folder_is_read_only(
-    vsftpd_server, local_certificates
+    run_program, vsftpd_server, local_certificates
 ):
     result = run_program(
         CLIENT, *vsftpd_arguments(vsftpd_server, local_certificates.ca_file),
@@ -918,7 +964,7 @@ def test_transfer_program_says_in_one_line_that_a_folder_is_read_only(
     CLIENT, "vsftpd", "a refused login and an untrusted CA, in one line"
 )
 def test_transfer_program_failures_against_vsftpd_are_one_line(
-    vsftpd_server, local_certificates
+    run_program, vsftpd_server, local_certificates
 ):
     values = vsftpd_server.values
     refused = run_program(
@@ -939,7 +985,9 @@ def test_transfer_program_failures_against_vsftpd_are_one_line(
 
 
 @pytest.mark.interop(FAILURES, "vsftpd", "each failure named, in the server's words")
-def test_failures_program_against_vsftpd(vsftpd_server, local_certificates):
+def test_failures_program_against_vsftpd(
+    run_program, vsftpd_server, local_certificates
+):
     result = run_program(
         FAILURES, *vsftpd_arguments(vsftpd_server, local_certificates.ca_file)
     )
