@@ -9,6 +9,7 @@ folder ssh-root/ (--root) over SFTP and scp, and runs one command: sha256sum.
 
 import argparse
 import asyncio
+import errno
 import functools
 import hashlib
 import logging
@@ -95,10 +96,15 @@ async def run_command(process: asyncssh.SSHServerProcess, root: Path) -> None:
 class ConfinedSFTPServer(asyncssh.SFTPServer):
     """SFTP in one folder: "/" is the folder, and no name leads out of it."""
 
-    def __init__(self, chan: asyncssh.SSHServerChannel, root: Path) -> None:
+    def __init__(
+        self, chan: asyncssh.SSHServerChannel, root: Path, sessions: set
+    ) -> None:
         # chroot maps names: the client's "/" is `root`, ".." stops there.
         super().__init__(chan, chroot=root)
         self.root = os.fsencode(root.resolve())
+        self.ended = asyncio.Event()  # set once its files are closed
+        self.sessions = sessions
+        sessions.add(self)
 
     def map_path(self, path: bytes) -> bytes:
         local = super().map_path(path)
@@ -124,6 +130,8 @@ class ConfinedSFTPServer(asyncssh.SFTPServer):
         # no exit status, and OpenSSH's scp (which uses SFTP) then exits 1
         # after a good copy. OpenSSH's sftp-server reports 0: do the same.
         self.channel.exit(0)
+        self.sessions.discard(self)
+        self.ended.set()
 
 
 # --8<-- [end:sftp]
@@ -162,11 +170,24 @@ class Connection(asyncssh.SSHServer):
 
 
 # --8<-- [end:connection]
+def report_briefly(loop: asyncio.AbstractEventLoop, context: dict) -> None:
+    """Out of file descriptors: one line per refused connection."""
+    # asyncio logs a whole traceback for each accept() that fails; new
+    # clients then wait in the system's queue while it retries every second.
+    error = context.get("exception")
+    if isinstance(error, OSError) and error.errno in (errno.EMFILE, errno.ENFILE):
+        print(f"Cannot accept a connection now: {error.strerror}", flush=True)
+    else:
+        loop.default_exception_handler(context)
+
+
 # --8<-- [start:serve]
 async def serve(
     host: str, port: int, keys: Path, root: Path, limits: Limits
 ) -> None:
+    asyncio.get_running_loop().set_exception_handler(report_briefly)
     open_ones: set[Connection] = set()
+    sftp_sessions: set[ConfinedSFTPServer] = set()
     # asyncssh takes file names as str: a Path here fails at the first login.
     server = await asyncssh.listen(
         host,
@@ -175,7 +196,9 @@ async def serve(
         authorized_client_keys=str(keys / "authorized_keys"),  # who may log in
         password_auth=False,  # keys only: nothing to guess
         process_factory=functools.partial(run_command, root=root),
-        sftp_factory=functools.partial(ConfinedSFTPServer, root=root),
+        sftp_factory=functools.partial(
+            ConfinedSFTPServer, root=root, sessions=sftp_sessions
+        ),
         allow_scp=True,  # `scp -O`: files through ConfinedSFTPServer too
         server_factory=functools.partial(Connection, open_ones, limits),
         # Version line, key exchange and login: all within login_timeout.
@@ -204,6 +227,10 @@ async def serve(
         for connection in list(open_ones):
             connection.conn.close()
             await connection.conn.wait_closed()
+        # Their SFTP sessions end next, closing their files: wait for that.
+        if sftp_sessions:
+            ends = [asyncio.create_task(s.ended.wait()) for s in sftp_sessions]
+            await asyncio.wait(ends, timeout=5)
         await server.wait_closed()
 
 
