@@ -67,18 +67,25 @@ async def upload(conn: asyncssh.SSHClientConnection, local: Path, remote: str):
         await sftp.put(local, remote)
 
 
-async def download(conn: asyncssh.SSHClientConnection, remote: str, local: Path):
+async def download(
+    conn: asyncssh.SSHClientConnection,
+    remote: str,
+    local: Path,
+):
     async with conn.start_sftp_client() as sftp:
         await sftp.get(remote, local)
 
 
-async def remote_sha256(conn: asyncssh.SSHClientConnection, remote: str) -> str:
+async def remote_sha256(
+    conn: asyncssh.SSHClientConnection,
+    remote: str,
+) -> str:
     """Run sha256sum on the server; return the checksum it prints."""
     # shlex.quote: a file name is data, never part of the command. Without
     # it, a name such as "x; rm -rf ~" would run a second command.
     result = await conn.run(
         f"sha256sum {shlex.quote(remote)}",
-        check=True,  # raise ProcessError if the command fails (exit status != 0)
+        check=True,  # ProcessError if its exit status is not 0
         timeout=TIMEOUT,
     )
     return result.stdout.split()[0]
@@ -92,7 +99,7 @@ def explain(error: Exception, where: str) -> str:
     # TimeoutError and a ConnectionRefusedError are OSErrors; the
     # TimeoutError of run(timeout=...) is a ProcessError too.
     if isinstance(error, asyncssh.HostKeyNotVerifiable):
-        return f"{where}: not the host key known_hosts lists: is it up to date?"
+        return f"{where}: host key not as in known_hosts: is it up to date?"
     if isinstance(error, asyncssh.PermissionDenied):
         return f"{where}: login refused: wrong user, key or password"
     if isinstance(error, asyncssh.DisconnectError):
@@ -112,26 +119,24 @@ def explain(error: Exception, where: str) -> str:
 
 
 # --8<-- [end:failures]
-async def round_trip(args: argparse.Namespace, login: dict) -> str:
-    """Upload a file, checksum it on the server, download it back."""
-    with tempfile.TemporaryDirectory() as folder:
-        local, copy = Path(folder, "report.csv"), Path(folder, "copy.csv")
-        local.write_bytes(b"day,orders\r\nMonday,12\r\nTuesday,17\r\n")
-        known_hosts = asyncssh.read_known_hosts(str(args.known_hosts))
-        async with connect(
-            args.host, args.port, args.user, known_hosts, **login,
-            timeout=args.timeout,
-        ) as conn:
-            await upload(conn, local, args.remote)
-            remote_digest = await remote_sha256(conn, args.remote)
-            await download(conn, args.remote, copy)
-        local_digest = hashlib.sha256(local.read_bytes()).hexdigest()
-        print("sha256:", remote_digest)
-        #> sha256: e4a6fd4606ba058ce12d0058949ba7c3ff8e78de24f69a3e266ec067998b12aa
-        print("Same as here:", remote_digest == local_digest)
-        #> Same as here: True
-        print("Downloaded copy is identical:", copy.read_bytes() == local.read_bytes())
-        #> Downloaded copy is identical: True
+async def round_trip(
+    args: argparse.Namespace,
+    login: dict,
+    local: Path,
+    copy: Path,
+) -> str:
+    """Upload `local`, checksum it on the server, download it to `copy`."""
+    known_hosts = asyncssh.read_known_hosts(str(args.known_hosts))
+    where = args.host, args.port, args.user
+    async with connect(
+        *where,
+        known_hosts,
+        **login,
+        timeout=args.timeout,
+    ) as conn:
+        await upload(conn, local, args.remote)
+        remote_digest = await remote_sha256(conn, args.remote)
+        await download(conn, args.remote, copy)
     return remote_digest
 
 
@@ -167,11 +172,26 @@ def main() -> None:
 
     if not args.known_hosts.exists():
         sys.exit(f"No {args.known_hosts}: run ssh_keys.py, or name yours")
-    where = f"{args.host} port {args.port}"
-    try:
-        asyncio.run(round_trip(args, credentials(args.key)))
-    except (asyncssh.Error, OSError) as error:
-        sys.exit(explain(error, where))
+    login = credentials(args.key)
+    with tempfile.TemporaryDirectory() as folder:
+        local, copy = Path(folder, "report.csv"), Path(folder, "copy.csv")
+        local.write_bytes(b"day,orders\r\nMonday,12\r\nTuesday,17\r\n")
+        try:
+            remote_digest = asyncio.run(round_trip(args, login, local, copy))
+        except (asyncssh.Error, OSError) as error:
+            sys.exit(explain(error, f"{args.host} port {args.port}"))
+        report(remote_digest, local, copy)
+
+
+def report(remote_digest: str, local: Path, copy: Path) -> None:
+    print("sha256:", remote_digest)
+    #> sha256: e4a6fd4606ba058ce12d0058949ba7c3ff8e78de24f69a3e266ec067998b12aa
+    local_digest = hashlib.sha256(local.read_bytes()).hexdigest()
+    print("Same as here:", remote_digest == local_digest)
+    #> Same as here: True
+    same_copy = copy.read_bytes() == local.read_bytes()
+    print("Downloaded copy is identical:", same_copy)
+    #> Downloaded copy is identical: True
 
 
 if __name__ == "__main__":

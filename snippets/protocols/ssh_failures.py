@@ -94,8 +94,8 @@ async def show_failures(host: str, port: int, user: str, keys: Path) -> None:
     stranger_in = log_in(host, port, user, known_hosts, [stranger])
     print(await failure(stranger_in))
     #> PermissionDenied: Permission denied for user ada on host 127.0.0.1
-    guess = log_in(host, port, user, known_hosts, password="guess")
-    print(await failure(guess))
+    wrong = "guess"  # a password the server does not take
+    print(await failure(log_in(host, port, user, known_hosts, password=wrong)))
     #> PermissionDenied: Permission denied for user ada on host 127.0.0.1
 
     # A server whose key is not the one known_hosts lists for it: another
@@ -112,9 +112,16 @@ async def show_failures(host: str, port: int, user: str, keys: Path) -> None:
         #> ConnectionRefusedError: Connection refused
 
     # A server that accepts the connection and then says nothing: not
-    # refused, and not fast either. (1 s here; a real wait is longer.)
+    # refused, and not fast either. (0.5 s here; give a real one longer.)
     with server_that_never_answers(host) as mute_port:
-        mute = log_in(host, mute_port, user, known_hosts, [our_key], timeout=1)
+        mute = log_in(
+            host,
+            mute_port,
+            user,
+            known_hosts,
+            [our_key],
+            timeout=0.5,
+        )
         print(await failure(mute))
         #> TimeoutError: no answer in time
 
@@ -125,7 +132,7 @@ def main() -> None:
     parser.add_argument("--host", default=HOST)
     parser.add_argument("--port", type=int, default=PORT)
     parser.add_argument("--user", default=os.environ.get("SSH_USER", USER))
-    parser.add_argument("--keys", type=Path, default=KEYS, help="ssh_keys.py's")
+    parser.add_argument("--keys", type=Path, default=KEYS, help="its keys")
     args = parser.parse_args()
     asyncio.run(show_failures(args.host, args.port, args.user, args.keys))
 

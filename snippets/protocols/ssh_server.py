@@ -121,7 +121,8 @@ class ConfinedSFTPServer(asyncssh.SFTPServer):
         # asyncssh queues each reply at once, even for a client that has
         # stopped reading, and gives an SFTP server nothing to await until
         # the client catches up: check the backlog, 20 times a second.
-        while self.channel.get_write_buffer_size() > MAX_BACKLOG:
+        backlog = self.channel.get_write_buffer_size
+        while backlog() > MAX_BACKLOG:  # noqa: ASYNC110
             await asyncio.sleep(0.05)
         return super().read(file_obj, offset, min(size, READ_SIZE))
 
@@ -175,7 +176,7 @@ def report_briefly(loop: asyncio.AbstractEventLoop, context: dict) -> None:
     # asyncio logs a whole traceback for each accept() that fails; new
     # clients then wait in the system's queue while it retries every second.
     error = context.get("exception")
-    if isinstance(error, OSError) and error.errno in (errno.EMFILE, errno.ENFILE):
+    if getattr(error, "errno", None) in (errno.EMFILE, errno.ENFILE):
         print(f"Cannot accept a connection now: {error.strerror}", flush=True)
     else:
         loop.default_exception_handler(context)
@@ -183,7 +184,11 @@ def report_briefly(loop: asyncio.AbstractEventLoop, context: dict) -> None:
 
 # --8<-- [start:serve]
 async def serve(
-    host: str, port: int, keys: Path, root: Path, limits: Limits
+    host: str,
+    port: int,
+    keys: Path,
+    root: Path,
+    limits: Limits,
 ) -> None:
     asyncio.get_running_loop().set_exception_handler(report_briefly)
     open_ones: set[Connection] = set()
@@ -228,9 +233,8 @@ async def serve(
             connection.conn.close()
             await connection.conn.wait_closed()
         # Their SFTP sessions end next, closing their files: wait for that.
-        if sftp_sessions:
-            ends = [asyncio.create_task(s.ended.wait()) for s in sftp_sessions]
-            await asyncio.wait(ends, timeout=5)
+        ends = (session.ended.wait() for session in sftp_sessions)
+        await asyncio.wait_for(asyncio.gather(*ends), timeout=5)
         await server.wait_closed()
 
 
@@ -239,7 +243,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default=HOST, help="::1 for IPv6")
     parser.add_argument("--port", type=int, default=PORT, help="0: any free")
-    parser.add_argument("--keys", type=Path, default=KEYS, help="ssh_keys.py's")
+    parser.add_argument("--keys", type=Path, default=KEYS, help="its keys")
     parser.add_argument("--root", type=Path, default=ROOT, help="to serve")
     defaults = Limits()
     for name, value in vars(defaults).items():  # --login-timeout, ...

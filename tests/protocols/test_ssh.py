@@ -7,6 +7,7 @@ driven by OpenSSH's ssh, sftp and scp, and by Dropbear's dbclient (interop).
 
 import asyncio
 import concurrent.futures
+import contextlib
 import hashlib
 import os
 import shutil
@@ -22,11 +23,10 @@ from pathlib import Path
 
 import asyncssh
 import pytest
+from conftest import RunningServer
 from hostile import attacks
 from peers.daemons import run_client
 from peers.programs import require
-
-from conftest import RunningServer
 
 SERVER = "protocols/ssh_server.py"
 CLIENT = "protocols/ssh_client.py"
@@ -37,7 +37,7 @@ KEYS = "protocols/ssh_keys.py"
 LOGIN_TIMEOUT = 1.0
 MAX_CONNECTIONS = 20
 MAX_UNKNOWN_KEYS = 3
-KEEPALIVE = 0.3  # seconds between questions; 2 unanswered and it hangs up
+KEEPALIVE = 0.2  # seconds between questions; 2 unanswered and it hangs up
 GUARDED = [
     "--login-timeout", str(LOGIN_TIMEOUT),
     "--max-connections", str(MAX_CONNECTIONS),
@@ -184,9 +184,7 @@ async def test_a_file_name_is_never_run_as_a_command(client, ssh_server, tmp_pat
 
 
 @pytest.mark.asyncio
-async def test_a_slash_means_the_served_folder_for_the_command_too(
-    client, ssh_server
-):
+async def test_a_slash_means_the_served_folder_for_the_command_too(client, ssh_server):
     name = a_name(".txt")
     (ssh_server.root / name).write_bytes(b"rooted")
     async with connect(client, ssh_server) as conn:
@@ -261,10 +259,12 @@ def test_client_program_refuses_a_server_it_does_not_know(
     impostor = asyncssh.generate_private_key("ssh-ed25519").export_public_key()
     entry = f"[{ssh_server.host}]:{ssh_server.port} {impostor.decode()}"
     (tmp_path / "known_hosts").write_text(entry)
-    arguments = client_arguments(ssh_server, "--known-hosts", str(tmp_path / "known_hosts"))
+    arguments = client_arguments(
+        ssh_server, "--known-hosts", str(tmp_path / "known_hosts")
+    )
     assert exit_message(run_example, *arguments) == (
         f"{ssh_server.host} port {ssh_server.port}:"
-        " not the host key known_hosts lists: is it up to date?"
+        " host key not as in known_hosts: is it up to date?"
     )
 
 
@@ -407,7 +407,8 @@ def test_a_reset_in_the_middle_of_the_key_exchange_harms_no_one(
 
 @pytest.mark.hostile(SERVER, "oversize", limit="Version line")
 @pytest.mark.parametrize(
-    "line", [b"SSH-2.0-" + b"v" * 1000 + b"\r\n", b"SSH-2.0-" + b"v" * 65536],
+    "line",
+    [b"SSH-2.0-" + b"v" * 1000 + b"\r\n", b"SSH-2.0-" + b"v" * 65536],
     ids=["1000 bytes", "64 KiB without a line end"],
 )
 def test_a_huge_version_line_is_refused_at_once(
@@ -415,10 +416,8 @@ def test_a_huge_version_line_is_refused_at_once(
 ):
     with attacks.connect(guarded_server.host, guarded_server.port) as sock:
         greeted(sock)
-        try:
+        with contextlib.suppress(ConnectionResetError):  # hung up mid-send
             sock.sendall(line)
-        except ConnectionResetError:  # pragma: no cover (hung up mid-send)
-            pass
         assert attacks.closed_within(sock, 2) is not None
     record_wait(served_in(client, guarded_server))
 
@@ -438,9 +437,7 @@ def test_a_packet_over_the_size_limit_is_refused_at_once(
 
 
 @pytest.mark.hostile(SERVER, "garbage", limit="Version line")
-def test_garbage_is_refused_and_the_server_goes_on(
-    client, guarded_server, record_wait
-):
+def test_garbage_is_refused_and_the_server_goes_on(client, guarded_server, record_wait):
     with attacks.connect(guarded_server.host, guarded_server.port) as sock:
         greeted(sock)
         sock.sendall(bytes(range(256)) * 64)  # not "SSH-2.0-...", not text
@@ -451,7 +448,7 @@ def test_garbage_is_refused_and_the_server_goes_on(
 @pytest.mark.hostile(SERVER, "flood", limit="Connections at once")
 def test_a_flood_of_connections_is_capped(client, guarded_server, record_wait):
     host, port = guarded_server.host, guarded_server.port
-    with attacks.flood(host, port, 300) as sockets:
+    with attacks.flood(host, port, 200) as sockets:
         assert len(sockets) > MAX_CONNECTIONS  # the attack got through TCP
         # While they hold every place, a newcomer is told why, at once.
         with pytest.raises(asyncssh.DisconnectError) as refused:
@@ -518,7 +515,8 @@ async def test_symlinks_that_lead_out_are_refused(client, guarded_server, tmp_pa
         await sftp.get(f"{tag}-inside", tmp_path / "copy", follow_symlinks=True)
         checksum = await conn.run(f"sha256sum {tag}-file", timeout=5)
     assert (tmp_path / "copy").read_text() == "served"
-    assert not (tmp_path / "stolen").exists() and not (outside / "new").exists()
+    assert not (tmp_path / "stolen").exists()
+    assert not (outside / "new").exists()
     assert checksum.stderr == f"sha256sum: {tag}-file: No such file\n"
 
 
@@ -616,9 +614,9 @@ class Relay:
 async def test_a_client_that_stops_reading_is_bounded_then_dropped(
     client, start_server, keys_module, tmp_path, record_wait
 ):
-    size, read_size = 40 * 1024 * 1024, 64 * 1024
+    size, read_size = 20 * 1024 * 1024, 64 * 1024
     with running_server(start_server, keys_module, tmp_path, *GUARDED) as server:
-        (server.root / "big.bin").write_bytes(os.urandom(size))
+        (server.root / "big.bin").write_bytes(bytes(size))
         async with connect(client, server) as conn, conn.start_sftp_client() as sftp:
             await sftp.getsize("big.bin")  # SFTP's code is loaded: a baseline
         before = attacks.memory_of(server.pid)["VmHWM"]
@@ -637,7 +635,7 @@ async def test_a_client_that_stops_reading_is_bounded_then_dropped(
                 sftp = await conn.start_sftp_client()
                 remote = await sftp.open("big.bin", "rb")
                 relay.frozen.set()
-                # Ask for all of it at once, 640 reads in flight, and never
+                # Ask for all of it at once, 320 reads in flight, and never
                 # read a byte of the answers.
                 reads = [
                     asyncio.ensure_future(remote.read(read_size, offset))
@@ -652,9 +650,9 @@ async def test_a_client_that_stops_reading_is_bounded_then_dropped(
                 conn.abort()
                 await conn.wait_closed()
             await asyncio.gather(*reads, return_exceptions=True)
-    # Without a bound, the 40 MiB asked for would wait in the server.
-    assert peak - before < 12 * 1024 * 1024, f"grew by {(peak - before) >> 20} MiB"
-    assert dropped_after < 2 * KEEPALIVE * 3 + 2
+    # Without a bound, the 20 MiB asked for would wait in the server.
+    assert peak - before < 10 * 1024 * 1024, f"grew by {(peak - before) >> 20} MiB"
+    assert dropped_after < KEEPALIVE * 3 + 1  # 3 silences, and some slack
 
 
 @pytest.mark.hostile(SERVER, "fd exhaustion")
@@ -676,3 +674,324 @@ def test_running_out_of_file_descriptors_pauses_accepting_only(
     assert "Cannot accept a connection now: Too many open files" in (
         server.process.output
     )
+
+
+# --- The clients against real servers: OpenSSH's sshd and Dropbear ----------
+
+
+@dataclass
+class PeerServer:
+    host: str
+    port: int
+    user: str
+    password: str
+    home: Path  # where relative names land
+    keys: Path  # client_key from ssh_keys.py; known_hosts for this server
+
+
+def peer_server(daemon, login, keys_module, folder: Path) -> PeerServer:
+    keys_module.make_keys(folder)  # the reader's client key, from ssh_keys.py
+    entries = [f"[{host}]:{daemon.port} {daemon.values['host_key']}\n"
+               for host in ("127.0.0.1", "::1")]  # fmt: skip
+    (folder / "known_hosts").write_text("".join(entries))
+    return PeerServer(
+        daemon.host, daemon.port, login.user, login.password, login.home, folder
+    )
+
+
+@pytest.fixture(scope="module")
+def sshd(openssh_sshd, ssh_login, keys_module, tmp_path_factory) -> PeerServer:
+    server = peer_server(
+        openssh_sshd, ssh_login, keys_module, tmp_path_factory.mktemp("sshd-keys")
+    )
+    # sshd lets in the key that ssh_keys.py made (AuthorizedKeysFile).
+    with open(openssh_sshd.values["authorized_keys"], "a") as authorized:
+        authorized.write((server.keys / "client_key.pub").read_text())
+    return server
+
+
+@pytest.fixture(scope="module")
+def dropbear(dropbear_server, ssh_login, keys_module, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("dropbear-keys")
+    return peer_server(dropbear_server, ssh_login, keys_module, folder)
+
+
+@pytest.fixture
+def remote_name(request) -> Iterator[str]:
+    """A file name in the test account's home, removed after the test."""
+    name = a_name(".csv")
+    yield name
+    for peer in ("sshd", "dropbear"):
+        if peer in request.fixturenames:
+            (request.getfixturevalue(peer).home / name).unlink(missing_ok=True)
+
+
+def peer_arguments(server: PeerServer, *more: str) -> list[str]:
+    return [
+        "--host", server.host, "--port", str(server.port), "--user", server.user,
+        "--key", str(server.keys / "client_key"),
+        "--known-hosts", str(server.keys / "known_hosts"), *more,
+    ]  # fmt: skip
+
+
+@pytest.mark.interop(CLIENT, "sshd", "key login; SFTP up and down; a command")
+@pytest.mark.interop(KEYS, "sshd", "its client key, in an AuthorizedKeysFile")
+def test_client_program_works_with_openssh_and_a_key(run_example, sshd, remote_name):
+    run_example(CLIENT, *peer_arguments(sshd, "--remote", remote_name))
+    assert (sshd.home / remote_name).is_file()  # in the user's home
+
+
+@pytest.mark.interop(CLIENT, "sshd", "password from SSH_PASSWORD, over IPv6")
+def test_client_program_logs_in_to_openssh_with_a_password_over_ipv6(
+    run_example, sshd, remote_name, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("SSH_PASSWORD", sshd.password)
+    no_key = str(tmp_path / "no-key")
+    arguments = peer_arguments(sshd, "--host", "::1", "--key", no_key)
+    run_example(CLIENT, *arguments, "--remote", remote_name)
+    assert (sshd.home / remote_name).is_file()
+
+
+@pytest.mark.interop(CLIENT, "sshd", "a refused login and an unknown host key")
+def test_client_program_names_what_openssh_refused(
+    run_example, sshd, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("SSH_PASSWORD", "not-" + sshd.password)
+    arguments = peer_arguments(sshd, "--key", str(tmp_path / "no-key"))
+    assert exit_message(run_example, *arguments) == (
+        f"127.0.0.1 port {sshd.port}: login refused: wrong user, key or password"
+    )
+    # Our server's known_hosts: not the key sshd has.
+    (tmp_path / "known_hosts").write_text(
+        f"[127.0.0.1]:{sshd.port} "
+        + asyncssh.generate_private_key("ssh-ed25519").export_public_key().decode()
+    )
+    arguments = peer_arguments(sshd, "--known-hosts", str(tmp_path / "known_hosts"))
+    assert exit_message(run_example, *arguments) == (
+        f"127.0.0.1 port {sshd.port}:"
+        " host key not as in known_hosts: is it up to date?"
+    )
+
+
+@pytest.mark.interop(FAILURES, "sshd", "each failure raises the exception named")
+@pytest.mark.asyncio
+async def test_failures_program_against_openssh(import_snippet, sshd, capsys):
+    failures = import_snippet(FAILURES)
+    await failures.show_failures(sshd.host, sshd.port, sshd.user, sshd.keys)
+    refused = f"PermissionDenied: Permission denied for user {sshd.user} on host"
+    assert capsys.readouterr().out.splitlines() == [
+        f"{refused} 127.0.0.1",
+        f"{refused} 127.0.0.1",
+        "HostKeyNotVerifiable: Host key is not trusted for host 127.0.0.1",
+        "ConnectionRefusedError: Connection refused",
+        "TimeoutError: no answer in time",
+    ]
+
+
+@pytest.mark.interop(CLIENT, "dropbear", "password login; SFTP up and down; a command")
+def test_client_program_works_with_dropbear(
+    run_example, dropbear, remote_name, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("SSH_PASSWORD", dropbear.password)
+    arguments = peer_arguments(dropbear, "--key", str(tmp_path / "no-key"))
+    run_example(CLIENT, *arguments, "--remote", remote_name)
+    assert (dropbear.home / remote_name).is_file()
+
+
+# --- The server driven by real clients: OpenSSH and Dropbear's dbclient -----
+
+
+def openssh(program: str, server: ShellServer, *args: str) -> list:
+    """A command line for OpenSSH's ssh, sftp or scp, aimed at `server`.
+
+    Strict host key checking with the known_hosts that ssh_keys.py wrote
+    (never StrictHostKeyChecking=no), this key only, no ~/.ssh/config.
+    """
+    return [
+        require(program), "-F", "/dev/null",
+        "-o", f"UserKnownHostsFile={server.keys / 'known_hosts'}",
+        "-o", "GlobalKnownHostsFile=/dev/null",
+        "-o", "StrictHostKeyChecking=yes", "-o", "UpdateHostKeys=no",
+        "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
+        "-o", "ConnectTimeout=10", "-i", server.keys / "client_key",
+        "-p" if program == "ssh" else "-P", str(server.port), *args,
+    ]  # fmt: skip
+
+
+@pytest.mark.interop(SERVER, "ssh", "a command: output and exit status 0, 1, 127")
+@pytest.mark.interop(KEYS, "ssh", "known_hosts and key, StrictHostKeyChecking=yes")
+def test_openssh_runs_a_command_and_gets_its_exit_status(ssh_server):
+    name = a_name(".txt")
+    (ssh_server.root / name).write_bytes(b"checked\n")
+    target = f"ada@{ssh_server.host}"
+    found = run_client(openssh("ssh", ssh_server, target, "sha256sum", name))
+    missing = run_client(openssh("ssh", ssh_server, target, "sha256sum", "none"))
+    other = run_client(openssh("ssh", ssh_server, target, "uptime"))
+    digest = hashlib.sha256(b"checked\n").hexdigest()
+    assert (found.returncode, found.stdout) == (0, f"{digest}  {name}\n")
+    assert (missing.returncode, missing.stderr) == (
+        1,
+        "sha256sum: none: No such file\n",
+    )
+    assert (other.returncode, other.stderr) == (
+        127,
+        "only sha256sum FILE... is available\n",
+    )
+
+
+@pytest.mark.interop(KEYS, "ssh", "a host key not in known_hosts is refused")
+def test_openssh_refuses_a_server_whose_key_it_does_not_know(ssh_server, tmp_path):
+    keys = tmp_path / "keys"
+    shutil.copytree(ssh_server.keys, keys)
+    impostor = asyncssh.generate_private_key("ssh-ed25519").export_public_key()
+    (keys / "known_hosts").write_text(
+        f"[{ssh_server.host}]:{ssh_server.port} {impostor.decode()}"
+    )
+    server = ShellServer(
+        ssh_server.host, ssh_server.port, keys, ssh_server.root, ssh_server.process
+    )
+    result = run_client(openssh("ssh", server, f"ada@{server.host}", "sha256sum"))
+    assert result.returncode == 255
+    assert "Host key verification failed." in result.stderr
+
+
+@pytest.mark.interop(SERVER, "sftp", "put, ls and get in batch mode")
+def test_sftp_puts_lists_and_gets(ssh_server, tmp_path):
+    name = a_name(".bin")
+    data = os.urandom(300_000)
+    (tmp_path / "up.bin").write_bytes(data)
+    batch = f"put up.bin {name}\nls -l {name}\nget {name} down.bin\n"
+    result = run_client(
+        openssh("sftp", ssh_server, "-b", "-", f"ada@{ssh_server.host}"),
+        input=batch, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert name in result.stdout  # the listing
+    assert (ssh_server.root / name).read_bytes() == data
+    assert (tmp_path / "down.bin").read_bytes() == data
+
+
+@pytest.mark.hostile(SERVER, "confinement", limit="Files served")
+@pytest.mark.interop(SERVER, "sftp", "a symlink that leads out is not found")
+def test_sftp_cannot_follow_a_symlink_out(ssh_server, tmp_path):
+    name = a_name("-passwd")
+    (ssh_server.root / name).symlink_to("/etc/passwd")
+    result = run_client(
+        openssh("sftp", ssh_server, "-b", "-", f"ada@{ssh_server.host}"),
+        input=f"get {name} stolen\n", cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert f'File "/{name}" not found.' in result.stderr
+    assert not (tmp_path / "stolen").exists()
+
+
+@pytest.mark.interop(SERVER, "scp", "up and down, exit status 0: SFTP and -O")
+@pytest.mark.parametrize("protocol", [[], ["-O"]], ids=["sftp", "legacy"])
+def test_scp_copies_both_ways_and_exits_0(ssh_server, tmp_path, protocol):
+    name = a_name(".bin")
+    data = os.urandom(200_000)
+    (tmp_path / "up.bin").write_bytes(data)
+    remote = f"ada@{ssh_server.host}:{name}"
+    up = run_client(openssh("scp", ssh_server, *protocol, tmp_path / "up.bin", remote))
+    down = run_client(openssh("scp", ssh_server, *protocol, remote, tmp_path / "down"))
+    # The defect was here: the copy was made, and scp still exited 1.
+    assert (up.returncode, up.stderr) == (0, "")
+    assert (down.returncode, down.stderr) == (0, "")
+    assert (ssh_server.root / name).read_bytes() == data
+    assert (tmp_path / "down").read_bytes() == data
+
+
+@pytest.mark.hostile(SERVER, "confinement", limit="Files served")
+@pytest.mark.interop(SERVER, "scp", "a symlink that leads out: exit status 1")
+@pytest.mark.parametrize("protocol", [[], ["-O"]], ids=["sftp", "legacy"])
+def test_scp_cannot_follow_a_symlink_out(ssh_server, tmp_path, protocol):
+    name = a_name("-passwd")
+    (ssh_server.root / name).symlink_to("/etc/passwd")
+    remote = f"ada@{ssh_server.host}:{name}"
+    result = run_client(openssh("scp", ssh_server, *protocol, remote, tmp_path / "x"))
+    # "...: No such file or directory" (SFTP); "No matches found" (-O:
+    # asyncssh expands the name as a pattern; nothing that leads out matches).
+    assert result.returncode == 1
+    assert "No such file" in result.stderr or "No matches" in result.stderr
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.interop(SERVER, "dbclient", "key exchange with a client that guesses")
+def test_dropbear_client_connects_and_runs_a_command(ssh_server, tmp_path):
+    # dbclient reads ~/.ssh/known_hosts, with no port (Dropbear 2022), and
+    # a key in its own format: dropbearconvert makes it from ssh_keys.py's.
+    dbclient = require("dbclient")
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    host_key = (ssh_server.keys / "host_key.pub").read_text()
+    (home / ".ssh" / "known_hosts").write_text(f"{ssh_server.host} {host_key}")
+    key = tmp_path / "client_key.dropbear"
+    convert = shutil.which("dropbearconvert") or "dropbearconvert"
+    subprocess.run(  # noqa: S603 (Dropbear's own tool)
+        [convert, "openssh", "dropbear", ssh_server.keys / "client_key", key],
+        check=True, capture_output=True, timeout=20,
+    )  # fmt: skip
+    name = a_name(".txt")
+    (ssh_server.root / name).write_bytes(b"dropbear\n")
+    result = run_client(
+        [dbclient, "-p", str(ssh_server.port), "-i", key,
+         f"ada@{ssh_server.host}", "sha256sum", name],
+        env={"HOME": str(home)}, input="",
+    )  # fmt: skip
+    # Before the fix: "Disconnect received" ("Key exchange not in progress").
+    assert result.returncode == 0, result.stderr
+    digest = hashlib.sha256(b"dropbear\n").hexdigest()
+    assert result.stdout == f"{digest}  {name}\n"
+
+
+@pytest.mark.interop(SERVER, "ssh", "--host ::1: IPv6")
+def test_the_server_listens_on_ipv6(start_server, keys_module, tmp_path, run_example):
+    with running_server(start_server, keys_module, tmp_path, "--host", "::1") as server:
+        assert server.host == "::1"
+        result = run_client(openssh("ssh", server, "ada@::1", "sha256sum"))
+        run_example(CLIENT, *client_arguments(server, "--remote", "v6.csv"))
+    assert result.returncode == 127
+    assert (server.root / "v6.csv").is_file()
+
+
+@pytest.mark.interop(
+    KEYS, "ssh-keygen", "its keys, read by ssh-keygen: same fingerprints"
+)
+def test_ssh_keygen_reads_the_keys_and_agrees_on_fingerprints(keys_module, tmp_path):
+    keys_module.make_keys(tmp_path)
+    for name in ("host_key", "client_key"):
+        key = asyncssh.read_private_key(tmp_path / name)
+        listed = run_client([require("ssh-keygen"), "-l", "-f", tmp_path / name])
+        assert listed.returncode == 0, listed.stderr
+        assert listed.stdout.split()[1] == key.get_fingerprint("sha256")
+
+
+# --- Stopping ---------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_ctrl_c_ends_sftp_sessions_with_their_files_closed(
+    client, start_server, keys_module, tmp_path
+):
+    # The server's process runs with -W error: a file left open at exit
+    # would print a ResourceWarning on its stderr, and fail this test.
+    with running_server(start_server, keys_module, tmp_path) as server:
+        (server.root / "open.bin").write_bytes(b"x" * 1000)
+        conn = await connect(client, server)
+        sftp = await conn.start_sftp_client()
+        await sftp.open("open.bin", "rb")
+    # Stopped: the connection was closed by the server.
+    await conn.wait_closed()
+    sftp.exit()
+
+
+def test_other_event_loop_errors_keep_asyncios_report(import_snippet, caplog):
+    server = import_snippet(SERVER)
+    loop = asyncio.new_event_loop()
+    try:
+        server.report_briefly(loop, {"message": "something else went wrong"})
+    finally:
+        loop.close()
+    assert [record.getMessage() for record in caplog.records] == [
+        "something else went wrong"
+    ]
