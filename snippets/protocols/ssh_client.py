@@ -54,7 +54,7 @@ def connect(
         agent_path=None,
         password=password,
         connect_timeout=timeout,  # covers TCP, key exchange and login
-        # A server that stops answering mid-transfer is noticed in 30 s.
+        # A server that stops answering mid-transfer is noticed in 40 s.
         keepalive_interval=10,
         keepalive_count_max=3,
     )
@@ -158,7 +158,8 @@ def credentials(key_file: Path) -> dict:
 
 def main() -> None:
     env = os.environ.get
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    doc = (__doc__ or "A file over SFTP, its checksum over SSH.").splitlines()
+    parser = argparse.ArgumentParser(description=doc[0])
     parser.add_argument("--host", default=HOST, help="a name, IPv4 or IPv6")
     parser.add_argument("--port", type=int, default=PORT)
     parser.add_argument("--user", default=env("SSH_USER", USER))

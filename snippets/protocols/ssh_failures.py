@@ -128,7 +128,8 @@ async def show_failures(host: str, port: int, user: str, keys: Path) -> None:
 
 # --8<-- [end:failures]
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    doc = (__doc__ or "What goes wrong with SSH.").splitlines()
+    parser = argparse.ArgumentParser(description=doc[0])
     parser.add_argument("--host", default=HOST)
     parser.add_argument("--port", type=int, default=PORT)
     parser.add_argument("--user", default=os.environ.get("SSH_USER", USER))

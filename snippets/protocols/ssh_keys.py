@@ -54,7 +54,8 @@ def write_known_hosts(folder: Path, host: str, port: int) -> None:
 
 # --8<-- [end:keys]
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    doc = (__doc__ or "Make the SSH keys of this page.").splitlines()
+    parser = argparse.ArgumentParser(description=doc[0])
     parser.add_argument("--folder", type=Path, default=FOLDER)
     parser.add_argument("--host", default=HOST, help="the server's address")
     parser.add_argument("--port", type=int, default=PORT)

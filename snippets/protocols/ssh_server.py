@@ -240,7 +240,8 @@ async def serve(
 
 # --8<-- [end:serve]
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    doc = (__doc__ or "An SSH server to try SSH clients on.").splitlines()
+    parser = argparse.ArgumentParser(description=doc[0])
     parser.add_argument("--host", default=HOST, help="::1 for IPv6")
     parser.add_argument("--port", type=int, default=PORT, help="0: any free")
     parser.add_argument("--keys", type=Path, default=KEYS, help="its keys")

@@ -768,8 +768,7 @@ def test_client_program_names_what_openssh_refused(
     )
     arguments = peer_arguments(sshd, "--known-hosts", str(tmp_path / "known_hosts"))
     assert exit_message(run_example, *arguments) == (
-        f"127.0.0.1 port {sshd.port}:"
-        " host key not as in known_hosts: is it up to date?"
+        f"127.0.0.1 port {sshd.port}: host key not as in known_hosts: is it up to date?"
     )
 
 
@@ -995,3 +994,29 @@ def test_other_event_loop_errors_keep_asyncios_report(import_snippet, caplog):
     assert [record.getMessage() for record in caplog.records] == [
         "something else went wrong"
     ]
+
+
+@pytest.mark.parametrize("program", [SERVER, CLIENT, FAILURES, KEYS])
+def test_a_program_pasted_without_its_docstring_still_starts(
+    program, capsys, monkeypatch
+):
+    # A reader who copies the code of a page, not the file, has no module
+    # docstring: __doc__ is None, and main() must not depend on it.
+    import ast
+    import sys
+    import types
+
+    from conftest import snippet
+
+    tree = ast.parse(snippet(program).read_text(encoding="utf-8"))
+    assert isinstance(tree.body[0].value, ast.Constant)  # the docstring
+    del tree.body[0]
+    pasted = types.ModuleType("pasted")
+    monkeypatch.setitem(sys.modules, "pasted", pasted)
+    exec(compile(tree, program, "exec"), pasted.__dict__)  # noqa: S102 (our snippet)
+    assert pasted.__doc__ is None
+    monkeypatch.setattr(sys, "argv", ["pasted.py", "--help"])
+    with pytest.raises(SystemExit) as exit_info:
+        pasted.main()
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.startswith("usage: pasted.py")
