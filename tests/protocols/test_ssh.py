@@ -600,9 +600,12 @@ class Relay:
     async def closed_by_server_within(self, seconds: float) -> float:
         """Read what the server sent, to its end; how long until it hung up."""
         start = time.monotonic()
-        async with asyncio.timeout(seconds):
+
+        async def read_to_the_end():
             while await self.upstream.read(1 << 20):
                 pass
+
+        await asyncio.wait_for(read_to_the_end(), seconds)
         for writer in self.writers:
             writer.close()
         return time.monotonic() - start
@@ -944,13 +947,24 @@ def test_dropbear_client_connects_and_runs_a_command(ssh_server, tmp_path):
 
 
 @pytest.mark.interop(SERVER, "ssh", "--host ::1: IPv6")
-def test_the_server_listens_on_ipv6(start_server, keys_module, tmp_path, run_example):
+def test_the_server_listens_on_ipv6(
+    start_server, keys_module, tmp_path, run_example, import_snippet, capsys
+):
     with running_server(start_server, keys_module, tmp_path, "--host", "::1") as server:
         assert server.host == "::1"
         result = run_client(openssh("ssh", server, "ada@::1", "sha256sum"))
         run_example(CLIENT, *client_arguments(server, "--remote", "v6.csv"))
+        failures = import_snippet(FAILURES)
+        asyncio.run(failures.show_failures("::1", server.port, "ada", server.keys))
     assert result.returncode == 127
     assert (server.root / "v6.csv").is_file()
+    # The failures program over IPv6: the same exceptions, for host ::1.
+    lines = capsys.readouterr().out.splitlines()[-5:]
+    assert [line.split(":")[0] for line in lines] == [
+        "PermissionDenied", "PermissionDenied", "HostKeyNotVerifiable",
+        "ConnectionRefusedError", "TimeoutError",
+    ]  # fmt: skip
+    assert lines[0].endswith("for user ada on host ::1")
 
 
 @pytest.mark.interop(
