@@ -179,7 +179,8 @@ def main() -> None:
         local.write_bytes(b"day,orders\r\nMonday,12\r\nTuesday,17\r\n")
         try:
             remote_digest = asyncio.run(round_trip(args, login, local, copy))
-        except (asyncssh.Error, OSError) as error:
+        # asyncio.TimeoutError: an OSError from Python 3.11 on, not on 3.10.
+        except (asyncssh.Error, OSError, asyncio.TimeoutError) as error:
             sys.exit(explain(error, f"{args.host} port {args.port}"))
         report(remote_digest, local, copy)
 

@@ -79,7 +79,7 @@ async def failure(attempt: Awaitable[object]) -> str:
     """Await `attempt`, and say which exception it raised, and why."""
     try:
         await attempt
-    except (asyncssh.Error, OSError) as error:
+    except (asyncssh.Error, OSError, asyncio.TimeoutError) as error:
         return f"{type(error).__name__}: {describe(error)}"
     return "no error"  # pragma: no cover (each attempt on this page fails)
 

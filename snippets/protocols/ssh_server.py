@@ -9,6 +9,7 @@ folder ssh-root/ (--root) over SFTP and scp, and runs one command: sha256sum.
 
 import argparse
 import asyncio
+import contextlib
 import errno
 import functools
 import hashlib
@@ -234,7 +235,8 @@ async def serve(
             await connection.conn.wait_closed()
         # Their SFTP sessions end next, closing their files: wait for that.
         ends = (session.ended.wait() for session in sftp_sessions)
-        await asyncio.wait_for(asyncio.gather(*ends), timeout=5)
+        with contextlib.suppress(asyncio.TimeoutError):  # 5 s at most
+            await asyncio.wait_for(asyncio.gather(*ends), timeout=5)
         await server.wait_closed()
 
 
