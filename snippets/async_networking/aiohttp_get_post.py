@@ -4,8 +4,10 @@ Start the site's API server (http_examples/api_server.py) first, then:
 
     python aiohttp_get_post.py
 
-or name another server: --url https://example.test (and --cafile ca.pem
-for a certificate from a local authority).
+or name the server by its URL, and trust a local certificate authority:
+
+    python aiohttp_get_post.py --url https://127.0.0.1:8443 \\
+        --cafile certs/ca.pem
 """
 
 import argparse
