@@ -121,7 +121,7 @@ async def check_host(request: web.Request, handler) -> web.StreamResponse:
 def name_in(host_header: str) -> str:
     """The name in a Host header: "[::1]:8080" gives "::1"."""
     if host_header.startswith("["):  # an IPv6 address, in brackets
-        return host_header[1:].partition("]")[0]
+        return host_header[1:].partition("]")[0].lower()
     return host_header.partition(":")[0].lower()
 
 
@@ -571,7 +571,7 @@ class OutOfFiles:
     """
 
     def __init__(self) -> None:
-        self.last_report = -1.0
+        self.last_report = float("-inf")
 
     def __call__(self, loop: asyncio.AbstractEventLoop, context: dict):
         error = context.get("exception")

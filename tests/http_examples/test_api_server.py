@@ -731,17 +731,44 @@ def test_curl_over_ipv6_gets_errors_in_json(ipv6):
     assert (status, json.loads(body)) == ("404", {"error": "no note 12345"})
 
 
-@pytest.mark.interop(API_SERVER, "curl", "HTTPS with the local CA (--cacert)")
-def test_curl_trusts_the_server_with_the_local_ca(start_server, local_certificates):
-    curl = require("curl")
+@pytest.fixture(scope="module")
+def https(start_server, local_certificates):
+    """The API server over HTTPS, with a certificate of the local CA."""
     with start_server(
         API_SERVER,
         "--cert", str(local_certificates.cert_file),
         "--key", str(local_certificates.key_file),
+        "--idle-timeout", str(SHORT),
     ) as server:  # fmt: skip
-        address = f"https://127.0.0.1:{server.port}/"
-        common = [curl, "--silent", "--max-time", "5"]
-        untrusted = run_client([*common, address])
-        trusted = run_client([*common, "--cacert", local_certificates.ca_file, address])
+        yield server
+
+
+@pytest.mark.interop(API_SERVER, "curl", "HTTPS with the local CA (--cacert)")
+def test_curl_trusts_the_server_with_the_local_ca(https, local_certificates):
+    curl = require("curl")
+    address = f"https://127.0.0.1:{https.port}/"
+    common = [curl, "--silent", "--max-time", "5"]
+    untrusted = run_client([*common, address])
+    trusted = run_client([*common, "--cacert", local_certificates.ca_file, address])
     assert untrusted.returncode == 60  # "Peer certificate cannot be authenticated"
     assert json.loads(trusted.stdout) == HELLO
+
+
+@pytest.mark.hostile(API_SERVER, "silent", limit="Time to send a header")
+def test_a_tls_client_that_never_says_hello_is_dropped(
+    https, local_certificates, record_wait
+):
+    # The TLS handshake has the header's deadline: aiohttp is not told of the
+    # connection before the handshake ends, asyncio waits 60 s by default.
+    with attacks.connect(https.host, https.port) as silent:
+        start = time.monotonic()
+        response = requests.get(
+            f"https://127.0.0.1:{https.port}/",
+            verify=str(local_certificates.ca_file),
+            timeout=5,
+        )
+        record_wait(time.monotonic() - start)  # while the silent one waits
+        assert response.json() == HELLO
+        closed_after = attacks.closed_within(silent, 5)
+    assert closed_after is not None
+    assert closed_after < SHORT + 1
