@@ -27,7 +27,7 @@ import struct
 import sys
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Iterable
 from typing import TypeVar
 
 from aiohttp import BodyPartReader, hdrs, web
@@ -471,41 +471,22 @@ FULL_ANSWER = (
 class OneConnection(asyncio.Protocol):
     """A connection, handed to aiohttp, or refused if too many are open.
 
-    aiohttp has no such limit. This stands between asyncio and aiohttp's
-    protocol, and counts when the connection is made (after the TLS
-    handshake, for HTTPS) and when it is lost: the count is exact.
+    aiohttp has no such limit. This protocol decides when the connection
+    is made (after the TLS handshake, for HTTPS), then hands the transport
+    over to aiohttp's protocol, which counts it among its connections.
     """
 
-    def __init__(self, make_http: Callable, open_now: set, limit: int):
-        self.make_http, self.open_now, self.limit = make_http, open_now, limit
-        self.http = None  # aiohttp's protocol, once admitted
+    def __init__(self, server: web.Server, limit: int) -> None:
+        self.server, self.limit = server, limit
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        if len(self.open_now) >= self.limit:
+        if len(self.server.connections) >= self.limit:
             transport.write(FULL_ANSWER)  # before aiohttp, so by hand
             transport.close()
             return
-        self.open_now.add(self)
-        self.http = self.make_http()
-        self.http.connection_made(transport)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.open_now.discard(self)
-        if self.http is not None:
-            self.http.connection_lost(exc)
-
-    # The rest is aiohttp's (a refused connection never gets there).
-    def data_received(self, data: bytes) -> None:
-        self.http.data_received(data)
-
-    def eof_received(self) -> bool | None:
-        return self.http.eof_received()
-
-    def pause_writing(self) -> None:
-        self.http.pause_writing()
-
-    def resume_writing(self) -> None:
-        self.http.resume_writing()
+        http = self.server()  # aiohttp's protocol for one connection
+        transport.set_protocol(http)  # asyncio talks to it from now on
+        http.connection_made(transport)
 
 
 def connection_limit(wanted: int) -> int:
@@ -618,10 +599,9 @@ async def serve(
     await runner.setup()
     loop = asyncio.get_running_loop()
     loop.set_exception_handler(OutOfFiles())
-    open_now: set[OneConnection] = set()
     limit = connection_limit(limits.max_connections)
     server = await loop.create_server(
-        lambda: OneConnection(runner.server, open_now, limit),
+        lambda: OneConnection(runner.server, limit),
         sock=listener,
         ssl=tls,
         # A TLS client has as long for its handshake as for its header.
