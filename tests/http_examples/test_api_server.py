@@ -25,6 +25,7 @@ from peers.programs import require
 API_SERVER = "http_examples/api_server.py"
 SNIPPETS = Path(__file__).resolve().parents[2] / "snippets"
 SHORT = 0.5  # seconds: the strict server's timeouts
+SLACK = 2.0  # seconds a busy machine may add to a deadline, at most
 STRICT = (
     *("--idle-timeout", str(SHORT), "--body-timeout", str(SHORT)),
     *("--send-timeout", str(SHORT), "--max-upload-size", "100000"),
@@ -353,11 +354,11 @@ def test_a_slow_answer_does_not_hold_up_other_clients(api, record_wait):
 
 @pytest.mark.hostile(API_SERVER, "silent", limit="Time to send a header")
 def test_a_silent_client_is_dropped_at_the_header_deadline(strict, record_wait):
+    start = time.monotonic()
     with attacks.connect(strict.host, strict.port) as silent:
         well_behaved(strict, record_wait)  # while it holds its connection
-        closed_after = attacks.closed_within(silent, 5)
-    assert closed_after is not None
-    assert SHORT * 0.8 < closed_after < SHORT + 1
+        assert attacks.closed_within(silent, 5) is not None
+    assert SHORT * 0.8 < time.monotonic() - start < SHORT + SLACK
 
 
 @pytest.mark.hostile(API_SERVER, "slow drip", limit="Time to send a header")
@@ -368,7 +369,7 @@ def test_a_header_sent_a_byte_at_a_time_is_cut_off(strict, record_wait):
         closed_after = attacks.slow_drip(drip, header, every=0.1, for_at_most=5)
         well_behaved(strict, record_wait)
     assert closed_after is not None
-    assert closed_after < SHORT + 1
+    assert closed_after < SHORT + SLACK
 
 
 @pytest.mark.hostile(API_SERVER, "silent", limit="Time to send a body")
@@ -388,7 +389,7 @@ def test_a_body_that_stops_halfway_gets_408(strict, record_wait):
         answer = attacks.read_until_closed(stalled, 5)
     assert status_of(answer) == b"HTTP/1.1 408 Request Timeout"
     assert body_of(answer) == {"error": f"body not received within {SHORT} s"}
-    assert time.monotonic() - start < 2 * SHORT + 1  # the 408, then lingering
+    assert time.monotonic() - start < 2 * SHORT + SLACK  # 408, then lingering
 
 
 @pytest.mark.hostile(API_SERVER, "slow drip", limit="Time to send a body")
@@ -409,7 +410,7 @@ def test_a_body_sent_a_byte_at_a_time_is_cut_off(strict, path, record_wait):
         )
         well_behaved(strict, record_wait)
     assert closed_after is not None
-    assert closed_after < 2 * SHORT + 1
+    assert closed_after < 2 * SHORT + SLACK
 
 
 @pytest.mark.hostile(API_SERVER, "non-reading", limit="Time to read an answer")
@@ -771,4 +772,4 @@ def test_a_tls_client_that_never_says_hello_is_dropped(
         assert response.json() == HELLO
         closed_after = attacks.closed_within(silent, 5)
     assert closed_after is not None
-    assert closed_after < SHORT + 1
+    assert closed_after < SHORT + SLACK
