@@ -304,19 +304,6 @@ def test_many_requests_against_nginx(nginx_api, run_example, host):
     run_example(MANY, "--url", nginx_url(nginx_api, host=host))
 
 
-@pytest.mark.interop(MANY, "nginx", "an untrusted certificate: one line a failure")
-def test_many_requests_report_an_untrusted_certificate(
-    nginx_api, import_snippet, capsys
-):
-    many = import_snippet(MANY)
-    asyncio.run(many.run(URL(nginx_url(nginx_api, "https"))))
-    lines = capsys.readouterr().out.splitlines()
-    assert lines[:2] == ["0 succeeded, 100 failed", "[]"]
-    assert all(line.startswith("Failed: ClientConnectorCertificateError ")
-               for line in lines[2:])  # fmt: skip
-    assert len(lines) == 5
-
-
 @pytest.mark.interop(ERRORS, "nginx", "an HTML 404 page: its status, not a JSON error")
 def test_client_errors_against_nginx(nginx_api, import_snippet, monkeypatch, capsys):
     module = import_snippet(ERRORS)
