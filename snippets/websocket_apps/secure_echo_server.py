@@ -1,6 +1,7 @@
-"""A WebSocket echo server over TLS (wss://), with a certificate from a local CA.
+"""A WebSocket echo server over TLS (wss://), with a local CA's certificate.
 
-Make the certificates first with make_local_ca.py (from the HTTPS page):
+It needs a certificate and its key: make them with make_local_ca.py (from
+the HTTPS page), then start the server in the same folder:
 
     python make_local_ca.py --folder certs
     python secure_echo_server.py
@@ -9,25 +10,99 @@ Make the certificates first with make_local_ca.py (from the HTTPS page):
 import argparse
 import asyncio
 import contextlib
+import functools
+import logging
 import ssl
+import sys
+from dataclasses import dataclass, fields
+from http import HTTPStatus
+from pathlib import Path
 
 from websockets.asyncio.server import ServerConnection, serve
-from websockets.exceptions import ConnectionClosedError, ConnectionClosedOK
+from websockets.exceptions import (
+    ConnectionClosedError,
+    ConnectionClosedOK,
+    InvalidHandshake,
+)
 
 HOST = "127.0.0.1"  # loopback: reachable from this machine only
-PORT = 8765
+PORT = 8783
 CERT_FILE = "certs/server.pem"  # written by make_local_ca.py
 KEY_FILE = "certs/server-key.pem"
+MAKE_THEM = "python make_local_ca.py --folder certs"
+SPARE_FILES = 16  # descriptors kept for the listening socket, the loop...
 
 
-async def echo(websocket: ServerConnection) -> None:
+@dataclass
+class Limits:
+    """What one client may cost the server. Each is a command-line option:
+    --max-size, --max-queue, --send-timeout, --max-connections..."""
+
+    max_size: int = 64 * 1024  # bytes in a message; more: closed with 1009
+    max_queue: int = 4  # messages received and not yet echoed
+    send_timeout: float = 10.0  # seconds for an echo to leave; then dropped
+    max_connections: int = 256  # at once; more: HTTP 503
+    open_timeout: float = 10.0  # seconds for the TLS and WebSocket handshakes
+    ping_interval: float = 20.0  # seconds between keepalive pings
+    ping_timeout: float = 20.0  # seconds to answer a ping
+    close_timeout: float = 10.0  # seconds to answer a CLOSE frame
+
+
+async def echo(websocket: ServerConnection, send_timeout: float) -> None:
+    """Send each message back (see echo_server.py)."""
     try:
         async for message in websocket:
-            await websocket.send(message)
+            await asyncio.wait_for(websocket.send(message), send_timeout)
     except ConnectionClosedOK:
         pass
     except ConnectionClosedError as error:
         print(f"Connection failed: {error}")
+    except asyncio.TimeoutError:
+        print(f"No echo sent in {send_timeout} s: client dropped")
+        websocket.transport.abort()
+
+
+def capped(max_connections: int) -> type[ServerConnection]:
+    """A connection class that turns away connections beyond the cap."""
+    connections: set[ServerConnection] = set()
+
+    class CappedConnection(ServerConnection):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            super().connection_made(transport)  # after the TLS handshake
+            if len(connections) < max_connections:
+                connections.add(self)
+                return
+            busy = HTTPStatus.SERVICE_UNAVAILABLE
+            self.protocol.send_response(self.protocol.reject(busy, "Busy\n"))
+            self.send_data()
+            transport.close()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            connections.discard(self)
+            super().connection_lost(exc)
+
+    return CappedConnection
+
+
+def connection_cap(wanted: int) -> int:
+    """`wanted`, or fewer if this process may not open that many files."""
+    try:
+        import resource  # Unix only
+    except ImportError:  # pragma: no cover (Windows)
+        return wanted
+    soft_limit, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft_limit == resource.RLIM_INFINITY:  # pragma: no cover (rare)
+        return wanted
+    return max(1, min(wanted, soft_limit - SPARE_FILES))
+
+
+def address(host: str, port: int) -> str:
+    """host:port, with an IPv6 address in brackets as URLs need it."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def is_handshake_error(record: logging.LogRecord) -> bool:
+    return isinstance(record.exc_info and record.exc_info[1], InvalidHandshake)
 
 
 # --8<-- [start:tls]
@@ -39,11 +114,30 @@ def tls_context(cert_file: str, key_file: str) -> ssl.SSLContext:
     return context
 
 
-async def serve_echo(host: str, port: int, context: ssl.SSLContext) -> None:
+async def serve_echo(
+    host: str, port: int, context: ssl.SSLContext, limits: Limits
+) -> None:
+    # A client's failed handshake is not the server's error (echo_server.py).
+    logging.getLogger("websockets.server").addFilter(
+        lambda record: not is_handshake_error(record)
+    )
     # With ssl=..., every connection starts with a TLS handshake: wss://.
-    server = await serve(echo, host, port, ssl=context)
-    host, port = server.sockets[0].getsockname()[:2]
-    print(f"Listening on {host}:{port}", flush=True)
+    # open_timeout bounds it too, as it bounds the WebSocket handshake.
+    server = await serve(
+        functools.partial(echo, send_timeout=limits.send_timeout),
+        host,
+        port,
+        ssl=context,
+        create_connection=capped(connection_cap(limits.max_connections)),
+        open_timeout=limits.open_timeout,
+        max_size=limits.max_size,
+        max_queue=limits.max_queue,
+        ping_interval=limits.ping_interval,
+        ping_timeout=limits.ping_timeout,
+        close_timeout=limits.close_timeout,
+    )
+    listening = address(*server.sockets[0].getsockname()[:2])
+    print(f"Listening on {listening}", flush=True)
     try:
         await server.serve_forever()
     finally:  # cancelled by Ctrl+C, once every connection is closed
@@ -54,14 +148,24 @@ async def serve_echo(host: str, port: int, context: ssl.SSLContext) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default=HOST)
-    parser.add_argument("--port", type=int, default=PORT, help="0 picks a free port")
-    parser.add_argument("--cert", default=CERT_FILE, help="certificate chain (PEM)")
-    parser.add_argument("--key", default=KEY_FILE, help="private key (PEM)")
+    parser.add_argument("--port", type=int, default=PORT, help="0: any free")
+    parser.add_argument("--cert", default=CERT_FILE, help="certificate chain")
+    parser.add_argument("--key", default=KEY_FILE, help="its private key")
+    for limit in fields(Limits):  # --max-size, --send-timeout...
+        option = "--" + limit.name.replace("_", "-")
+        parser.add_argument(option, type=limit.type, default=limit.default)
     args = parser.parse_args()
 
-    context = tls_context(args.cert, args.key)
+    for path in (args.cert, args.key):
+        if not Path(path).is_file():
+            sys.exit(f"No file {path}: make it with {MAKE_THEM}")
+    try:
+        context = tls_context(args.cert, args.key)
+    except ssl.SSLError as error:  # a file that is not what it should be
+        sys.exit(f"Cannot use {args.cert} and {args.key}: {error.reason}")
+    limits = Limits(*(getattr(args, limit.name) for limit in fields(Limits)))
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C stops the server
-        asyncio.run(serve_echo(args.host, args.port, context))
+        asyncio.run(serve_echo(args.host, args.port, context, limits))
 
 
 if __name__ == "__main__":
