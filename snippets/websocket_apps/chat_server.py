@@ -8,6 +8,7 @@ Run it, then open http://127.0.0.1:8782/ in a browser, or run chat_client.py:
 import argparse
 import asyncio
 import contextlib
+import errno
 import json
 import logging
 import signal
@@ -19,7 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 from websockets.asyncio.server import ServerConnection, broadcast, serve
 from websockets.exceptions import ConnectionClosedError, InvalidHandshake
 from websockets.frames import CloseCode
-from websockets.http11 import Request, Response
+from websockets.http11 import Request
 
 HOST = "127.0.0.1"  # loopback: reachable from this machine only
 PORT = 8782
@@ -29,6 +30,7 @@ MAX_NAME_LENGTH = 32  # characters
 # from other addresses are refused unless given with --allow-host.
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 SPARE_FILES = 16  # descriptors kept for the listening socket, the loop...
+OUT_OF_FILES = (errno.EMFILE, errno.ENFILE)  # for a process, for the system
 # The browser client: these two files and nothing else are served over HTTP.
 PAGES = {
     "/": ("chat.html", "text/html; charset=utf-8"),
@@ -64,8 +66,10 @@ class ChatRoom:
 
     def announce(self, event: dict) -> None:
         # broadcast() writes to every open connection without waiting for
-        # any: one slow client does not hold up the others.
-        broadcast(self.members, json.dumps(event))
+        # any: one slow client does not hold up the others. (It skips those
+        # closing, but not one whose TCP connection just broke.)
+        alive = [m for m in self.members if not m.transport.is_closing()]
+        broadcast(alive, json.dumps(event))
         # What a client does not read waits in the server's memory. Drop a
         # client that has fallen this far behind, rather than hold more.
         for member, name in list(self.members.items()):
@@ -122,8 +126,9 @@ def name_in(path: str) -> str | None:
 class Website:
     """The plain HTTP side: two files, and who may open the WebSocket."""
 
-    def __init__(self, other_hosts: list[str]) -> None:
+    def __init__(self, other_hosts: list[str], max_connections: int) -> None:
         self.other_hosts = set(other_hosts)  # a proxy's, e.g. chat.example
+        self.max_connections = max_connections
 
     def hosts(self, connection: ServerConnection) -> set[str]:
         """The Host headers it answers: its address and loopback names."""
@@ -153,6 +158,9 @@ class Website:
         origins = request.headers.get_all("Origin")
         if origins and origins not in [[url] for url in ours]:
             return connection.respond(HTTPStatus.FORBIDDEN, "Bad origin\n")
+        if len(connection.server.connections) >= self.max_connections:
+            busy = HTTPStatus.SERVICE_UNAVAILABLE
+            return connection.respond(busy, "Room full, retry later\n")
         return None  # go on with the WebSocket handshake
 
 
@@ -178,47 +186,25 @@ def page(connection: ServerConnection, filename: str, content_type: str):
 
 # --8<-- [end:http]
 # --8<-- [start:connection]
-def guarded(max_connections: int) -> type[ServerConnection]:
-    """A connection class that answers, with an HTTP status, what websockets
-    would meet with silence (a POST) or not limit (connections at once)."""
-    connections: set[ServerConnection] = set()
+class ChatConnection(ServerConnection):
+    """A connection that answers a request other than GET with 405."""
 
-    class GuardedConnection(ServerConnection):
-        first_bytes = True  # nothing received yet
+    first_bytes = True  # nothing received yet
 
-        def connection_made(self, transport: asyncio.BaseTransport) -> None:
-            super().connection_made(transport)
-            # Each connection holds a file descriptor: refuse before the
-            # process runs out of them, and say so.
-            if len(connections) >= max_connections:
-                busy = HTTPStatus.SERVICE_UNAVAILABLE
-                self.refuse(self.protocol.reject(busy, "Busy, retry\n"))
-            else:
-                connections.add(self)
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            connections.discard(self)
-            super().connection_lost(exc)
-
-        def data_received(self, data: bytes) -> None:
-            # websockets reads no request body: it closes a connection that
-            # sends one (a POST, a form) without a word. Answer them all.
-            method = data.partition(b" ")[0] if self.first_bytes else b"GET"
-            self.first_bytes = False
-            if method.isalpha() and method != b"GET":
-                not_allowed = HTTPStatus.METHOD_NOT_ALLOWED
-                response = self.protocol.reject(not_allowed, "Use GET\n")
-                response.headers["Allow"] = "GET"
-                self.refuse(response)
-            else:
-                super().data_received(data)
-
-        def refuse(self, response: Response) -> None:
-            self.protocol.send_response(response)
-            self.send_data()
-            self.transport.close()
-
-    return GuardedConnection
+    def data_received(self, data: bytes) -> None:
+        # websockets reads no request body: it closes a connection that
+        # sends one (a POST, a form) without a word. Answer them all.
+        method = data.partition(b" ")[0] if self.first_bytes else b"GET"
+        self.first_bytes = False
+        if not method.isalpha() or method == b"GET":
+            super().data_received(data)
+            return
+        not_allowed = HTTPStatus.METHOD_NOT_ALLOWED
+        response = self.protocol.reject(not_allowed, "Use GET\n")
+        response.headers["Allow"] = "GET"
+        self.protocol.send_response(response)
+        self.send_data()
+        self.transport.close()
 
 
 def connection_cap(wanted: int) -> int:
@@ -231,6 +217,25 @@ def connection_cap(wanted: int) -> int:
     if soft_limit == resource.RLIM_INFINITY:  # pragma: no cover (rare)
         return wanted
     return max(1, min(wanted, soft_limit - SPARE_FILES))
+
+
+def report_file_shortage(loop: asyncio.AbstractEventLoop) -> None:
+    """Say in one line, once a second at most, when the process runs out of
+    file descriptors, instead of a traceback for each accept() that fails.
+    (A burst of connections can do that: asyncio then stops accepting for a
+    second, and goes on.)"""
+    quiet_until = 0.0
+
+    def handle(loop: asyncio.AbstractEventLoop, context: dict) -> None:
+        nonlocal quiet_until
+        error = context.get("exception")
+        if not (isinstance(error, OSError) and error.errno in OUT_OF_FILES):
+            loop.default_exception_handler(context)
+        elif loop.time() >= quiet_until:
+            quiet_until = loop.time() + 1.0
+            print(f"Not accepting for a second: {error.strerror}", flush=True)
+
+    loop.set_exception_handler(handle)
 
 
 # --8<-- [end:connection]
@@ -270,17 +275,19 @@ async def serve_chat(
     logging.getLogger("websockets.server").addFilter(
         lambda record: not is_handshake_error(record)
     )
+    report_file_shortage(asyncio.get_running_loop())
     stop = asyncio.Event()
     stop_on_signals(stop)
     room = ChatRoom(limits.max_buffer)
-    website = Website(other_hosts or [])
+    cap = connection_cap(limits.max_connections)
+    website = Website(other_hosts or [], cap)
     try:
         async with serve(
             room.handle,
             host,
             port,
             process_request=website.route,
-            create_connection=guarded(connection_cap(limits.max_connections)),
+            create_connection=ChatConnection,
             open_timeout=limits.open_timeout,  # for the whole handshake
             max_size=limits.max_size,
             # websockets stops pinging a connection whose buffer holds more

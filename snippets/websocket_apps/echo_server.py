@@ -8,6 +8,7 @@ Run it, then run echo_client.py in another terminal:
 import argparse
 import asyncio
 import contextlib
+import errno
 import functools
 import logging
 from dataclasses import dataclass, fields
@@ -19,10 +20,12 @@ from websockets.exceptions import (
     ConnectionClosedOK,
     InvalidHandshake,
 )
+from websockets.http11 import Request, Response
 
 HOST = "127.0.0.1"  # loopback: reachable from this machine only
 PORT = 8780
 SPARE_FILES = 16  # descriptors kept for the listening socket, the loop...
+OUT_OF_FILES = (errno.EMFILE, errno.ENFILE)  # for a process, for the system
 
 
 # --8<-- [start:limits]
@@ -66,28 +69,19 @@ async def echo(websocket: ServerConnection, send_timeout: float) -> None:
 
 # --8<-- [end:echo]
 # --8<-- [start:cap]
-def capped(max_connections: int) -> type[ServerConnection]:
-    """A connection class that turns away connections beyond the cap."""
-    connections: set[ServerConnection] = set()
+def turn_away_when_full(max_connections: int):
+    """A process_request hook: HTTP 503 (try again later) for a handshake
+    that would open one connection too many."""
 
-    class CappedConnection(ServerConnection):
-        def connection_made(self, transport: asyncio.BaseTransport) -> None:
-            super().connection_made(transport)
-            if len(connections) < max_connections:
-                connections.add(self)
-                return
-            # Each connection holds a file descriptor: refuse before the
-            # process runs out of them, with 503 (try again later).
-            busy = HTTPStatus.SERVICE_UNAVAILABLE
-            self.protocol.send_response(self.protocol.reject(busy, "Busy\n"))
-            self.send_data()
-            transport.close()
+    def process_request(
+        connection: ServerConnection, request: Request
+    ) -> Response | None:
+        if len(connection.server.connections) < max_connections:
+            return None  # go on with the handshake
+        busy = HTTPStatus.SERVICE_UNAVAILABLE
+        return connection.respond(busy, "Too many connections, retry later\n")
 
-        def connection_lost(self, exc: Exception | None) -> None:
-            connections.discard(self)
-            super().connection_lost(exc)
-
-    return CappedConnection
+    return process_request
 
 
 def connection_cap(wanted: int) -> int:
@@ -100,6 +94,25 @@ def connection_cap(wanted: int) -> int:
     if soft_limit == resource.RLIM_INFINITY:  # pragma: no cover (rare)
         return wanted
     return max(1, min(wanted, soft_limit - SPARE_FILES))
+
+
+def report_file_shortage(loop: asyncio.AbstractEventLoop) -> None:
+    """Say in one line, once a second at most, when the process runs out of
+    file descriptors, instead of a traceback for each accept() that fails.
+    (A burst of connections can do that: asyncio then stops accepting for a
+    second, and goes on.)"""
+    quiet_until = 0.0
+
+    def handle(loop: asyncio.AbstractEventLoop, context: dict) -> None:
+        nonlocal quiet_until
+        error = context.get("exception")
+        if not (isinstance(error, OSError) and error.errno in OUT_OF_FILES):
+            loop.default_exception_handler(context)
+        elif loop.time() >= quiet_until:
+            quiet_until = loop.time() + 1.0
+            print(f"Not accepting for a second: {error.strerror}", flush=True)
+
+    loop.set_exception_handler(handle)
 
 
 # --8<-- [end:cap]
@@ -124,11 +137,13 @@ async def serve_echo(
     logging.getLogger("websockets.server").addFilter(
         lambda record: not is_handshake_error(record)
     )
+    report_file_shortage(asyncio.get_running_loop())
+    cap = connection_cap(limits.max_connections)
     server = await serve(
         functools.partial(echo, send_timeout=limits.send_timeout),
         host,
         port,
-        create_connection=capped(connection_cap(limits.max_connections)),
+        process_request=turn_away_when_full(cap),
         open_timeout=limits.open_timeout,  # for the whole handshake
         max_size=limits.max_size,
         max_queue=limits.max_queue,

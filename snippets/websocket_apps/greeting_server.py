@@ -8,12 +8,14 @@ Run it, then run greeting_client.py in another terminal:
 import argparse
 import asyncio
 import contextlib
+import errno
 import logging
 from http import HTTPStatus
 
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.frames import CloseCode
+from websockets.http11 import Request, Response
 
 HOST = "127.0.0.1"  # loopback: reachable from this machine only
 PORT = 8781
@@ -22,6 +24,7 @@ MAX_NAME_SIZE = 1024  # bytes: a name is short, refuse anything bigger (1009)
 OPEN_TIMEOUT = 10.0  # seconds to complete the opening handshake
 MAX_CONNECTIONS = 256  # at once: more are refused with HTTP 503
 SPARE_FILES = 16  # descriptors kept for the listening socket, the loop...
+OUT_OF_FILES = (errno.EMFILE, errno.ENFILE)  # for a process, for the system
 
 
 # --8<-- [start:greet]
@@ -51,28 +54,19 @@ async def greet(websocket: ServerConnection) -> None:
 
 # --8<-- [end:greet]
 # --8<-- [start:cap]
-def capped(max_connections: int) -> type[ServerConnection]:
-    """A connection class that turns away connections beyond the cap."""
-    connections: set[ServerConnection] = set()
+def turn_away_when_full(max_connections: int):
+    """A process_request hook: HTTP 503 (try again later) for a handshake
+    that would open one connection too many."""
 
-    class CappedConnection(ServerConnection):
-        def connection_made(self, transport: asyncio.BaseTransport) -> None:
-            super().connection_made(transport)
-            if len(connections) < max_connections:
-                connections.add(self)
-                return
-            # Each connection holds a file descriptor: refuse before the
-            # process runs out of them, with 503 (try again later).
-            busy = HTTPStatus.SERVICE_UNAVAILABLE
-            self.protocol.send_response(self.protocol.reject(busy, "Busy\n"))
-            self.send_data()
-            transport.close()
+    def process_request(
+        connection: ServerConnection, request: Request
+    ) -> Response | None:
+        if len(connection.server.connections) < max_connections:
+            return None  # go on with the handshake
+        busy = HTTPStatus.SERVICE_UNAVAILABLE
+        return connection.respond(busy, "Too many connections, retry later\n")
 
-        def connection_lost(self, exc: Exception | None) -> None:
-            connections.discard(self)
-            super().connection_lost(exc)
-
-    return CappedConnection
+    return process_request
 
 
 def connection_cap(wanted: int) -> int:
@@ -85,6 +79,25 @@ def connection_cap(wanted: int) -> int:
     if soft_limit == resource.RLIM_INFINITY:  # pragma: no cover (rare)
         return wanted
     return max(1, min(wanted, soft_limit - SPARE_FILES))
+
+
+def report_file_shortage(loop: asyncio.AbstractEventLoop) -> None:
+    """Say in one line, once a second at most, when the process runs out of
+    file descriptors, instead of a traceback for each accept() that fails.
+    (A burst of connections can do that: asyncio then stops accepting for a
+    second, and goes on.)"""
+    quiet_until = 0.0
+
+    def handle(loop: asyncio.AbstractEventLoop, context: dict) -> None:
+        nonlocal quiet_until
+        error = context.get("exception")
+        if not (isinstance(error, OSError) and error.errno in OUT_OF_FILES):
+            loop.default_exception_handler(context)
+        elif loop.time() >= quiet_until:
+            quiet_until = loop.time() + 1.0
+            print(f"Not accepting for a second: {error.strerror}", flush=True)
+
+    loop.set_exception_handler(handle)
 
 
 # --8<-- [end:cap]
@@ -110,13 +123,14 @@ async def serve_greetings(
     logging.getLogger("websockets.server").addFilter(
         lambda record: not is_handshake_error(record)
     )
+    report_file_shortage(asyncio.get_running_loop())
     server = await serve(
         greet,
         host,
         port,
         max_size=MAX_NAME_SIZE,
         open_timeout=open_timeout,  # for the whole opening handshake
-        create_connection=capped(connection_cap(max_connections)),
+        process_request=turn_away_when_full(connection_cap(max_connections)),
     )
     listening = address(*server.sockets[0].getsockname()[:2])
     print(f"Listening on {listening}", flush=True)
