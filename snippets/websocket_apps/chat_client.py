@@ -163,13 +163,14 @@ def explain(error: Exception, uri: str) -> str:
     if isinstance(error, InvalidMessage):  # not even HTTP
         return f"{uri} did not answer in HTTP: not a WebSocket server"
     if isinstance(error, ConnectionClosedError):
-        return f"Connection lost: {error}"
+        return f"{uri} closed the connection: {error}"
     # A timeout first: TimeoutError is also an OSError, but not "no server".
     if isinstance(error, asyncio.TimeoutError):
         return f"{uri} did not answer in time"
     if isinstance(error, ConnectionRefusedError):
         return f"No server at {uri}: start chat_server.py"
-    return f"Cannot reach {uri}: {error}"  # no such host, no route...
+    # no such host, no route... (some errors have no message: then their name)
+    return f"Cannot reach {uri}: {error or type(error).__name__}"
 
 
 def main() -> None:

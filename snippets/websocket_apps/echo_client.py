@@ -68,7 +68,8 @@ def explain(error: Exception, uri: str) -> str:
         return f"{uri} did not answer in time"
     if isinstance(error, ConnectionRefusedError):
         return f"No server at {uri}: start echo_server.py"
-    return f"Cannot reach {uri}: {error}"  # no such host, no route...
+    # no such host, no route... (some errors have no message: then their name)
+    return f"Cannot reach {uri}: {error or type(error).__name__}"
 
 
 # --8<-- [end:explain]
@@ -77,12 +78,11 @@ def main() -> None:
     parser.add_argument("--host", default=HOST)
     parser.add_argument("--port", type=int, default=PORT)
     parser.add_argument("--url", help="the server's URL, instead of the above")
-    parser.add_argument("--timeout", type=float, default=TIMEOUT)
     args = parser.parse_args()
 
     uri = args.url or websocket_url(args.host, args.port)
     try:
-        replies = asyncio.run(echo_each(MESSAGES, uri, args.timeout))
+        replies = asyncio.run(echo_each(MESSAGES, uri, TIMEOUT))
     except (OSError, asyncio.TimeoutError, WebSocketException) as error:
         sys.exit(explain(error, uri))
     for reply in replies:

@@ -56,7 +56,8 @@ def explain(error: Exception, uri: str) -> str:
         return f"{uri} did not answer in time"
     if isinstance(error, ConnectionRefusedError):
         return f"No server at {uri}: start greeting_server.py"
-    return f"Cannot reach {uri}: {error}"  # no such host, no route...
+    # no such host, no route... (some errors have no message: then their name)
+    return f"Cannot reach {uri}: {error or type(error).__name__}"
 
 
 def main() -> None:
@@ -64,13 +65,12 @@ def main() -> None:
     parser.add_argument("--host", default=HOST)
     parser.add_argument("--port", type=int, default=PORT)
     parser.add_argument("--url", help="the server's URL, instead of the above")
-    parser.add_argument("--timeout", type=float, default=TIMEOUT)
     parser.add_argument("--name", default="Ada")
     args = parser.parse_args()
 
     uri = args.url or websocket_url(args.host, args.port)
     try:
-        greeting = asyncio.run(hello(args.name, uri, args.timeout))
+        greeting = asyncio.run(hello(args.name, uri, TIMEOUT))
     except (OSError, asyncio.TimeoutError, WebSocketException) as error:
         sys.exit(explain(error, uri))
     # Another server may answer in bytes, or with control characters that

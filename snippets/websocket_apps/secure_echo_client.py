@@ -66,6 +66,8 @@ def explain(error: Exception, uri: str, ca_file: str) -> str:
         )
     if isinstance(error, ssl.SSLError):  # TLS failed before any certificate
         return f"No TLS at {uri} ({error.reason}): is it a wss:// server?"
+    if isinstance(error, ConnectionResetError):  # as a ws:// server does
+        return f"{uri} hung up on TLS: is it a wss:// server?"
     if isinstance(error, InvalidStatus):  # an HTTPS server, say
         status = error.response.status_code
         return f"{uri} answered HTTP {status}: not a WebSocket endpoint"
@@ -78,7 +80,8 @@ def explain(error: Exception, uri: str, ca_file: str) -> str:
         return f"{uri} did not answer in time"
     if isinstance(error, ConnectionRefusedError):
         return f"No server at {uri}: start secure_echo_server.py"
-    return f"Cannot reach {uri}: {error}"  # no such host, not wss://...
+    # no such host, no route... (some errors have no message: then their name)
+    return f"Cannot reach {uri}: {error or type(error).__name__}"
 
 
 # --8<-- [end:explain]
@@ -87,7 +90,6 @@ def main() -> None:
     parser.add_argument("--host", default=HOST)
     parser.add_argument("--port", type=int, default=PORT)
     parser.add_argument("--url", help="the server's URL, instead of the above")
-    parser.add_argument("--timeout", type=float, default=TIMEOUT)
     parser.add_argument("--ca-file", default=CA_FILE, help="the CA to trust")
     args = parser.parse_args()
 
@@ -100,7 +102,7 @@ def main() -> None:
     uri = args.url or websocket_url(args.host, args.port)
     message = "Hello over TLS! 🔒"
     try:
-        reply = asyncio.run(echo_securely(message, uri, context, args.timeout))
+        reply = asyncio.run(echo_securely(message, uri, context, TIMEOUT))
     except (OSError, asyncio.TimeoutError, WebSocketException) as error:
         sys.exit(explain(error, uri, args.ca_file))
     except ValueError as error:  # a ws:// URL: no TLS to verify

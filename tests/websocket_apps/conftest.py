@@ -14,6 +14,7 @@ The browser test of the chat uses the shared `chromium` (tests/conftest.py).
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import os
 import socket
@@ -324,3 +325,118 @@ def shared_server(start_server, local_certificates):
             return started[kind.name]
 
         yield get
+
+
+# --- Other servers that a client may meet ------------------------------------
+# Small stand-ins, in threads of the test process, for what a client pointed
+# at the wrong place meets: each client must name the real cause in one line.
+# (tests/peers/ runs real third-party servers; these reach every branch.)
+
+
+@dataclass
+class Peer:
+    """A stand-in server: where it listens."""
+
+    host: str
+    port: int
+
+    def url(self, path: str = "/", scheme: str = "ws") -> str:
+        where = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{scheme}://{where}:{self.port}{path}"
+
+
+@contextmanager
+def websocket_peer(
+    handler, *, host: str = "127.0.0.1", tls=None, **options
+) -> Iterator[Peer]:
+    """websockets' threaded server, running `handler` for each connection."""
+    import threading
+
+    from websockets.sync.server import serve
+
+    # websockets' threaded server binds IPv4 only, unless given a socket.
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.create_server((host, 0), family=family)
+    port = sock.getsockname()[1]  # before TLS wraps (and detaches) it
+    with serve(handler, sock=sock, ssl=tls, **options) as server:
+        thread = threading.Thread(target=server.serve_forever)
+        thread.start()
+        try:
+            yield Peer(host, port)
+        finally:
+            server.shutdown()
+            thread.join()
+
+
+@contextmanager
+def socket_peer(answer: bytes, *, tls=None) -> Iterator[Peer]:
+    """A server that accepts one connection, sends `answer` and hangs up."""
+    import threading
+
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.settimeout(TIMEOUT)
+
+        def answer_once() -> None:
+            with contextlib.suppress(OSError):
+                conn, _ = listener.accept()
+                with tls.wrap_socket(conn, server_side=True) if tls else conn as c:
+                    c.sendall(answer)
+
+        thread = threading.Thread(target=answer_once)
+        thread.start()
+        try:
+            yield Peer("127.0.0.1", listener.getsockname()[1])
+        finally:
+            thread.join()
+
+
+@pytest.fixture
+def peers(local_certificates):
+    """Factories of stand-in servers, plain or over TLS with the local CA."""
+    from types import SimpleNamespace
+
+    server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_tls.load_cert_chain(
+        local_certificates.cert_file, local_certificates.key_file
+    )
+
+    def tls(secure: bool):
+        return server_tls if secure else None
+
+    def http_200(secure: bool = False):
+        # A web server: it answers the handshake with a page.
+        return websocket_peer(
+            lambda websocket: None,
+            tls=tls(secure),
+            process_request=lambda connection, request: connection.respond(
+                200, "Hello, HTTP\n"
+            ),
+        )
+
+    def closing_1011(secure: bool = False):
+        def fail(websocket):
+            websocket.close(1011, "something broke")
+
+        return websocket_peer(fail, tls=tls(secure))
+
+    def echo(secure: bool = False, host: str = "127.0.0.1", reply=None):
+        def answer(websocket):
+            for message in websocket:
+                websocket.send(message if reply is None else reply)
+
+        return websocket_peer(answer, tls=tls(secure), host=host)
+
+    def not_http(secure: bool = False):
+        return socket_peer(b"SSH-2.0-OpenSSH_9.2\r\n", tls=tls(secure))
+
+    return SimpleNamespace(
+        http_200=http_200, closing_1011=closing_1011, echo=echo, not_http=not_http
+    )
+
+
+@pytest.fixture
+def silent_listener() -> Iterator[Peer]:
+    """A port that accepts TCP connections (the kernel does) and never
+    answers: a server that is slow, stuck, or not what the client expects."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        yield Peer("127.0.0.1", listener.getsockname()[1])
