@@ -207,6 +207,8 @@ class ChatConnection(ServerConnection):
         self.transport.close()
 
 
+# --8<-- [end:connection]
+# --8<-- [start:cap]
 def connection_cap(wanted: int) -> int:
     """`wanted`, or fewer if this process may not open that many files."""
     try:
@@ -238,7 +240,7 @@ def report_file_shortage(loop: asyncio.AbstractEventLoop) -> None:
     loop.set_exception_handler(handle)
 
 
-# --8<-- [end:connection]
+# --8<-- [end:cap]
 # --8<-- [start:signals]
 def stop_on_signals(stop: asyncio.Event) -> None:
     """Set `stop` on Ctrl+C (SIGINT) and on SIGTERM."""

@@ -13,7 +13,7 @@ import contextlib
 import websockets
 
 HOST = "127.0.0.1"
-PORT = 8765
+PORT = 8784
 
 
 async def hello(websocket, path):  # pragma: no cover (never runs: TypeError)
