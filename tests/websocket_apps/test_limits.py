@@ -9,7 +9,10 @@ fault is over in well under a second or two.
 
 from __future__ import annotations
 
+import asyncio
+import errno
 import json
+import logging
 import os
 import socket
 import time
@@ -25,7 +28,7 @@ from hostile.attacks import (
     served_within,
     slow_drip,
 )
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import InvalidMessage, InvalidStatus
 from websockets.sync.client import connect
 
 from .conftest import (
@@ -262,9 +265,12 @@ def test_echo_clients_that_stop_reading_are_dropped_and_memory_stays_bounded(
     limits = import_snippet(kind.snippet).Limits()
     send_timeout = 0.3  # --send-timeout (conftest.py)
     frame = RawWebSocket.frame(BINARY, os.urandom(limits.max_size))
-    with server_under_test(kind) as server:
+    # No keepalive drops: the send deadline alone must drop them.
+    with server_under_test(kind, *kind.no_keepalive) as server:
         lasted = non_readers_flood(server, frame, 10.0, record_wait)
         peak = memory_of(server.pid)["VmHWM"]
+    dropped = f"No echo sent in {send_timeout} s: client dropped"
+    assert server.output.count(dropped) == NON_READERS
     assert None not in lasted, "a client that stopped reading stayed"
     assert max(lasted) < send_timeout + 2 * MARGIN
     assert peak < PEAK_MEMORY, f"{peak / 2**20:.0f} MiB at peak"
@@ -437,3 +443,47 @@ def test_methods_other_than_get_get_405_even_with_a_body(
     assert head[0] == b"HTTP/1.1 405 Method Not Allowed"
     assert b"Allow: GET" in head
     served_meanwhile(server, record_wait)
+
+
+# --- What the servers log -----------------------------------------------------
+
+SERVER_SNIPPETS = [kind.snippet for kind in SERVERS.values()]
+
+
+@pytest.mark.parametrize("snippet", SERVER_SNIPPETS)
+def test_running_out_of_files_is_said_in_one_line_once_a_second(
+    snippet, import_snippet, capsys, caplog
+):
+    module = import_snippet(snippet)
+    loop = asyncio.new_event_loop()
+    try:
+        module.report_file_shortage(loop)
+        emfile = OSError(errno.EMFILE, "Too many open files")
+        for _ in range(3):  # asyncio reports each accept() that fails
+            loop.call_exception_handler(
+                {"message": "socket.accept() out of system resource",
+                 "exception": emfile}
+            )  # fmt: skip
+        loop.call_exception_handler({"message": "another problem"})
+    finally:
+        loop.close()
+    assert capsys.readouterr().out == (
+        "Not accepting for a second: Too many open files\n"
+    )
+    # Any other problem is asyncio's to log, as it would have.
+    assert [record.getMessage() for record in caplog.records] == ["another problem"]
+
+
+@pytest.mark.parametrize("snippet", SERVER_SNIPPETS)
+def test_only_failed_handshakes_are_left_out_of_the_log(snippet, import_snippet):
+    module = import_snippet(snippet)
+
+    def record(error: Exception | None) -> logging.LogRecord:
+        exc_info = None if error is None else (type(error), error, None)
+        return logging.LogRecord(
+            "websockets.server", logging.ERROR, __file__, 1, "failed", None, exc_info
+        )
+
+    assert module.is_handshake_error(record(InvalidMessage("not HTTP")))
+    assert not module.is_handshake_error(record(ValueError("a bug")))
+    assert not module.is_handshake_error(record(None))
