@@ -10,8 +10,10 @@ Another server: --host and --port, or --url (ws://[::1]:8782/chat for IPv6).
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
+import signal
 import sys
 from urllib.parse import urlencode
 
@@ -86,6 +88,22 @@ async def watch(uri: str, name: str = "Watcher") -> tuple[int | None, str]:
 
 
 # --8<-- [end:watch]
+# --8<-- [start:ctrl-c]
+async def watch_until_ctrl_c(uri: str, name: str) -> tuple[int | None, str]:
+    """watch(), until Ctrl+C cancels it: then (None, "")."""
+    watching = asyncio.ensure_future(watch(uri, name))
+    # Ctrl+C cancels the task at the await where it waits, so that watch()
+    # can leave with 1001. (Windows has no such signal handlers: there,
+    # Ctrl+C raises KeyboardInterrupt wherever the program is.)
+    with contextlib.suppress(NotImplementedError):
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGINT, watching.cancel)
+    with contextlib.suppress(asyncio.CancelledError):
+        return await watching
+    return None, ""
+
+
+# --8<-- [end:ctrl-c]
 def websocket_url(host: str, port: int, path: str = "/") -> str:
     """ws://host:port/path, with an IPv6 address in brackets."""
     if ":" in host:  # ::1 -> [::1], or the port would be ambiguous
@@ -119,12 +137,13 @@ def main() -> None:
     logging.getLogger("websockets.client").setLevel(logging.INFO)
     uri = args.url or websocket_url(args.host, args.port, PATH)
     try:
-        code, reason = asyncio.run(watch(uri, args.name))
-    except KeyboardInterrupt:
-        return  # Ctrl+C: the usual way out
+        code, reason = asyncio.run(watch_until_ctrl_c(uri, args.name))
+    except KeyboardInterrupt:  # pragma: no cover (Ctrl+C on Windows)
+        return
     except (WebSocketException, NotAChatServer) as error:
         sys.exit(explain(error, uri))
-    sys.exit(f"The server closed the connection: code {code} {reason}")
+    if code is not None:  # None: Ctrl+C, the usual way out
+        sys.exit(f"The server closed the connection: code {code} {reason}")
 
 
 if __name__ == "__main__":

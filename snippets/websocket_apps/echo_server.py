@@ -65,6 +65,7 @@ async def echo(websocket: ServerConnection, send_timeout: float) -> None:
         print(f"No echo sent in {send_timeout} s: client dropped")
         # A reset: a CLOSE frame would wait behind the unread echoes.
         websocket.transport.abort()
+        await websocket.wait_closed()
 
 
 # --8<-- [end:echo]

@@ -63,6 +63,7 @@ async def echo(websocket: ServerConnection, send_timeout: float) -> None:
     except asyncio.TimeoutError:
         print(f"No echo sent in {send_timeout} s: client dropped")
         websocket.transport.abort()
+        await websocket.wait_closed()
 
 
 def turn_away_when_full(max_connections: int):
