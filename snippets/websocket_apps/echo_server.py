@@ -11,6 +11,7 @@ import contextlib
 import errno
 import functools
 import logging
+import signal
 from dataclasses import dataclass, fields
 from http import HTTPStatus
 
@@ -117,6 +118,15 @@ def report_file_shortage(loop: asyncio.AbstractEventLoop) -> None:
 
 
 # --8<-- [end:cap]
+def cancel_on_ctrl_c(task: asyncio.Task) -> None:
+    """Ctrl+C cancels `task` at the await where it waits, as Python 3.11's
+    asyncio.run() does; 3.10's raises KeyboardInterrupt in whatever code
+    runs at that moment, a connection's handler perhaps."""
+    with contextlib.suppress(NotImplementedError):  # no such handler: Windows
+        loop = asyncio.get_running_loop()
+        loop.add_signal_handler(signal.SIGINT, task.cancel)
+
+
 def address(host: str, port: int) -> str:
     """host:port, with an IPv6 address in brackets as URLs need it."""
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
@@ -154,6 +164,7 @@ async def serve_echo(
     )
     listening = address(*server.sockets[0].getsockname()[:2])
     print(f"Listening on {listening}", flush=True)
+    cancel_on_ctrl_c(asyncio.current_task())
     try:
         await server.serve_forever()
     finally:  # cancelled by Ctrl+C, once every connection is closed
@@ -171,7 +182,8 @@ def main() -> None:
     args = parser.parse_args()
 
     limits = Limits(*(getattr(args, limit.name) for limit in fields(Limits)))
-    with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C stops the server
+    # Ctrl+C stops the server: CancelledError, or on Windows KeyboardInterrupt
+    with contextlib.suppress(asyncio.CancelledError, KeyboardInterrupt):
         asyncio.run(serve_echo(args.host, args.port, limits))
 
 
