@@ -12,6 +12,7 @@ import errno
 import json
 import logging
 import signal
+import sys
 from dataclasses import dataclass, fields
 from http import HTTPStatus
 from pathlib import Path
@@ -327,6 +328,9 @@ def main() -> None:
         parser.add_argument(option, type=limit.type, default=limit.default)
     args = parser.parse_args()
 
+    for filename, _ in PAGES.values():  # the browser client's two files
+        if not (HERE / filename).is_file():
+            sys.exit(f"No {filename} beside chat_server.py: save it too")
     limits = Limits(*(getattr(args, limit.name) for limit in fields(Limits)))
     chat = serve_chat(args.host, args.port, limits, args.allow_host)
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C on Windows

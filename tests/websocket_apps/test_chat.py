@@ -413,3 +413,14 @@ def test_browser_and_python_client_chat_both_ways(chat_server, chromium):
     # The page loaded nothing from elsewhere: the server's page, script, socket.
     assert requests == [f"{site}/", f"{site}/chat.js"]
     assert sockets == [f"ws://{chat_server.host}:{chat_server.port}/chat?name=Chromium"]
+
+
+def test_the_server_says_when_the_pages_files_are_missing(
+    import_snippet, monkeypatch, tmp_path
+):
+    server = import_snippet(SERVER)
+    monkeypatch.setattr(server, "HERE", tmp_path)  # a folder without them
+    monkeypatch.setattr(sys, "argv", [SERVER])
+    with pytest.raises(SystemExit) as exit_info:
+        server.main()
+    assert exit_info.value.code == "No chat.html beside chat_server.py: save it too"
