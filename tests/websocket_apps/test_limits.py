@@ -33,7 +33,6 @@ from websockets.sync.client import connect
 
 from .conftest import (
     BINARY,
-    OPEN_TIMEOUT,
     SERVERS,
     TEXT,
     TIMEOUT,
@@ -95,14 +94,14 @@ def test_silent_slow_and_many_handshakes_are_dropped_at_the_deadline(
         flood(server.host, server.port, 200) as silent,
     ):
         drip = pool.submit(
-            slow_drip, dripping, request, every=0.05, for_at_most=4 * OPEN_TIMEOUT
+            slow_drip, dripping, request, every=0.05, for_at_most=4 * kind.open_timeout
         )
         served_meanwhile(server, record_wait)
-        answers = answered_or_dropped(silent, OPEN_TIMEOUT + 2 * MARGIN)
+        answers = answered_or_dropped(silent, kind.open_timeout + 2 * MARGIN)
         dripped_for = drip.result()
     assert answers == [b""] * len(silent)  # dropped without a word
     assert dripped_for is not None, "the dripping handshake was never dropped"
-    assert dripped_for < OPEN_TIMEOUT + MARGIN
+    assert dripped_for < kind.open_timeout + MARGIN
 
 
 @pytest.mark.parametrize("kind", each_server(("garbage", "Protocol")))
@@ -365,7 +364,7 @@ def test_the_cap_follows_the_file_limit_and_a_burst_only_pauses_accepting(
         # More connections at once than the process may open files: accept()
         # fails, asyncio stops accepting for a second, and goes on.
         with flood(server.host, server.port, files + 8) as sockets:
-            answers = answered_or_dropped(sockets, OPEN_TIMEOUT + 3 * MARGIN)
+            answers = answered_or_dropped(sockets, kind.open_timeout + 3 * MARGIN)
         assert answers == [b""] * len(sockets)
         server.serve_one()
     # Said in one line, and nothing on stderr (start_server checks that).
