@@ -1,13 +1,37 @@
-"""Tests of the page "TCP client and server" (docs/sockets/tcp.md)."""
+"""Tests of the page "TCP client and server" (docs/sockets/tcp.md).
+
+The server serves one client at a time, so each fault test also measures how
+long a well-behaved client that connects during the fault waits: the limit
+that ends the fault is that wait.
+"""
 
 import os
 import socket
-import struct
+import threading
 
 import pytest
+from hostile.attacks import (
+    closed_within,
+    connect,
+    read_until_closed,
+    reset,
+    served_within,
+    slow_drip,
+)
+from peers.echo_peers import tcp_exchange
 
 SERVER = "sockets/tcp_echo_server.py"
 CLIENT = "sockets/tcp_echo_client.py"
+# Small limits keep each fault short; a well-behaved client sends its whole
+# message at once, far inside them.
+IDLE = 0.3
+DEADLINE = 0.6
+FAST = ("--idle-timeout", str(IDLE), "--deadline", str(DEADLINE))
+
+
+@pytest.fixture
+def client(import_snippet):
+    return import_snippet(CLIENT)
 
 
 def test_client_prints_the_echoed_greeting(start_server, run_example):
@@ -17,19 +41,25 @@ def test_client_prints_the_echoed_greeting(start_server, run_example):
     assert server.output.endswith("Server stopped\n")
 
 
-def test_a_one_megabyte_message_arrives_intact(start_server, import_snippet):
-    client = import_snippet(CLIENT)
+def test_server_and_client_work_over_ipv6(start_server, run_example, ipv6_loopback):
+    with start_server(SERVER, "--host", "::1") as server:
+        assert server.host == "::1"
+        run_example(CLIENT, "--host", "::1", "--port", str(server.port))
+    assert "Echoed 16 bytes" in server.output
+
+
+def test_a_one_megabyte_message_arrives_intact(start_server, client):
     message = os.urandom(1_000_000)
     with start_server(SERVER) as server:
         reply = client.echo(message, server.host, server.port)
     assert reply == message
 
 
+@pytest.mark.hostile(SERVER, "oversize", limit="Message size")
 @pytest.mark.parametrize("extra", [1, 1024 * 1024], ids=["just-over", "double"])
 def test_oversized_message_is_refused_and_server_goes_on(
-    start_server, import_snippet, extra
+    start_server, client, import_snippet, extra, record_wait
 ):
-    client = import_snippet(CLIENT)
     limit = import_snippet(SERVER).MAX_MESSAGE_SIZE
     with start_server(SERVER) as server:
         # The server hangs up without a reply. The client sees a cut-off echo
@@ -38,44 +68,126 @@ def test_oversized_message_is_refused_and_server_goes_on(
         refused = "incomplete echo|reset by peer|not connected|Broken pipe"
         with pytest.raises(OSError, match=refused):
             client.echo(b"x" * (limit + extra), server.host, server.port)
-        assert client.echo(b"next", server.host, server.port) == b"next"
+        record_wait(
+            served_within(5, lambda: client.echo(b"next", server.host, server.port))
+        )
     assert f"Refused: message over {limit} bytes" in server.output
 
 
+@pytest.mark.hostile(SERVER, "reset")
 def test_client_that_vanishes_mid_message_does_not_stop_the_server(
-    start_server, import_snippet
+    start_server, client, record_wait
 ):
-    client = import_snippet(CLIENT)
     with start_server(SERVER) as server:
-        with socket.create_connection((server.host, server.port), timeout=5) as sock:
-            sock.sendall(b"half a mess")
-            # Linger 0: close() sends a reset, as a crashed client's kernel does.
-            sock.setsockopt(
-                socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
-            )
-        assert client.echo(b"still there?", server.host, server.port) == b"still there?"
+        sock = connect(server.host, server.port)
+        sock.sendall(b"half a mess")
+        reset(sock)  # as a crashed client's kernel does
+        waited = served_within(
+            5, lambda: client.echo(b"still there?", server.host, server.port)
+        )
+        record_wait(waited)
     assert "Client went away: Connection reset by peer" in server.output
 
 
-def test_client_that_never_sends_is_timed_out(start_server, import_snippet):
-    client = import_snippet(CLIENT)
-    with start_server(SERVER, "--client-timeout", "0.2") as server:
-        with socket.create_connection((server.host, server.port), timeout=5) as silent:
-            # The server hangs up on us: our read ends with b"" (closed).
-            assert silent.recv(1) == b""
-        assert client.echo(b"my turn", server.host, server.port) == b"my turn"
-    assert "Timed out: no data for 0.2 seconds" in server.output
+@pytest.mark.hostile(SERVER, "silent", limit="Idle time")
+def test_client_that_never_sends_is_timed_out(start_server, client, record_wait):
+    with (
+        start_server(SERVER, *FAST) as server,
+        connect(server.host, server.port) as silent,
+    ):
+        # Connected after the silent one: served once it is dropped.
+        waited = served_within(
+            5, lambda: client.echo(b"my turn", server.host, server.port)
+        )
+        record_wait(waited)
+        assert closed_within(silent, 5) is not None  # it was hung up on
+    assert f"Timed out: no data for {IDLE} seconds" in server.output
 
 
-def test_garbage_bytes_are_echoed_like_any_others(start_server, import_snippet):
-    client = import_snippet(CLIENT)
-    garbage = bytes(range(256)) * 4
+@pytest.mark.hostile(SERVER, "slow drip", limit="Time to send a message")
+def test_a_slow_drip_is_cut_off_at_the_deadline(start_server, client, record_wait):
+    # One byte every IDLE / 2 seconds: the idle timeout never fires, the
+    # message's deadline does.
+    with start_server(SERVER, *FAST) as server:
+        dripper = connect(server.host, server.port)
+        outcome = {}
+
+        def drip() -> None:
+            with dripper:
+                outcome["closed after"] = slow_drip(
+                    dripper, b"x" * 1000, every=IDLE / 2, for_at_most=10
+                )
+
+        thread = threading.Thread(target=drip)
+        thread.start()
+        try:
+            waited = served_within(
+                5, lambda: client.echo(b"next in line", server.host, server.port)
+            )
+        finally:
+            thread.join(15)
+        record_wait(waited)
+    assert outcome["closed after"] is not None, "the drip was never cut off"
+    assert f"Timed out: message not complete in {DEADLINE} seconds" in server.output
+
+
+@pytest.mark.hostile(SERVER, "non-reading", limit="Time to take the echo")
+def test_a_client_that_does_not_read_its_echo_is_dropped(
+    start_server, client, record_wait
+):
+    # A message larger than what the kernels buffer between the two sides,
+    # so that the server's sendall() must wait for the client to read.
+    size = 8 * 1024 * 1024
+    with (
+        start_server(SERVER, *FAST, "--max-size", str(size)) as server,
+        socket.socket() as greedy,
+    ):
+        greedy.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        greedy.settimeout(5)
+        greedy.connect((server.host, server.port))
+        greedy.sendall(b"y" * size)
+        greedy.shutdown(socket.SHUT_WR)
+        waited = served_within(
+            5, lambda: client.echo(b"after", server.host, server.port)
+        )
+        record_wait(waited)
+        # What it gets, once it reads: part of the echo, then the end.
+        assert 0 < len(read_until_closed(greedy, 5)) < size
+    assert f"Timed out: echo not taken in {DEADLINE} seconds" in server.output
+
+
+@pytest.mark.hostile(SERVER, "garbage")
+def test_garbage_bytes_are_echoed_like_any_others(start_server, client, record_wait):
+    garbage = bytes(range(256)) * 4  # not UTF-8, and every byte value
     with start_server(SERVER) as server:
         assert client.echo(garbage, server.host, server.port) == garbage
+        record_wait(
+            served_within(5, lambda: client.echo(b"ok", server.host, server.port))
+        )
 
 
-def test_no_server_gives_connection_refused(import_snippet, free_port):
-    client = import_snippet(CLIENT)
+@pytest.mark.hostile(SERVER, "flood", limit="Clients at once")
+def test_two_hundred_clients_at_once_wait_their_turn(start_server, client, record_wait):
+    # All connect before any is served: they wait in the listen queue, and
+    # the server answers each in turn.
+    count = 200
+    with start_server(SERVER) as server:
+        clients = [connect(server.host, server.port) for _ in range(count)]
+        try:
+            for number, sock in enumerate(clients):
+                sock.sendall(f"client {number}".encode())
+                sock.shutdown(socket.SHUT_WR)
+            replies = [read_until_closed(sock, 10) for sock in clients]
+        finally:
+            for sock in clients:
+                sock.close()
+        record_wait(
+            served_within(5, lambda: client.echo(b"ok", server.host, server.port))
+        )
+    assert replies == [f"client {number}".encode() for number in range(count)]
+
+
+def test_no_server_gives_connection_refused(client, free_port):
     with pytest.raises(ConnectionRefusedError):
         client.echo(b"anyone?", "127.0.0.1", free_port)
 
@@ -86,3 +198,48 @@ def test_client_program_says_what_to_do_when_no_server(run_example, free_port):
     assert exit_info.value.code == (
         f"No server at 127.0.0.1:{free_port}: start tcp_echo_server.py"
     )
+
+
+def test_client_program_tells_a_silent_server_from_no_server(
+    run_example, silent_listener
+):
+    host, port = silent_listener
+    with pytest.raises(SystemExit) as exit_info:
+        run_example(CLIENT, "--port", str(port), "--timeout", "0.1")
+    assert exit_info.value.code == f"{host}:{port} did not answer within 0.1 s"
+
+
+def test_client_program_reports_a_server_that_hangs_up(run_example, hang_up_listener):
+    host, port = hang_up_listener
+    with pytest.raises(SystemExit) as exit_info:
+        run_example(CLIENT, "--port", str(port))
+    # A cut-off echo, or the reset of a server that closed with our bytes
+    # unread: one line either way, naming the server.
+    message = exit_info.value.code
+    assert message.startswith(f"Echo from {host}:{port} failed: ")
+    assert "\n" not in message
+
+
+# --- Real peers ---------------------------------------------------------------
+
+
+@pytest.mark.interop(SERVER, "ncat", "echo of one message, IPv4 and IPv6")
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
+def test_ncat_gets_its_message_back(start_server, host, ipv6_loopback):
+    message = "ncat says hello 👋\n".encode()
+    with start_server(SERVER, "--host", host) as server:
+        assert tcp_exchange("ncat", host, server.port, message) == message
+    assert f"Echoed {len(message)} bytes" in server.output
+
+
+@pytest.mark.interop(SERVER, "socat", "echo of 100 KB of every byte value")
+def test_socat_gets_binary_data_back_intact(start_server):
+    message = bytes(range(256)) * 400
+    with start_server(SERVER) as server:
+        assert tcp_exchange("socat", server.host, server.port, message) == message
+
+
+@pytest.mark.interop(CLIENT, "socat", "echo through socat, IPv4 and IPv6")
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
+def test_client_against_socat(run_example, socat_tcp_echo, host, ipv6_loopback):
+    run_example(CLIENT, "--host", host, "--port", str(socat_tcp_echo.port))
