@@ -167,13 +167,17 @@ def report_accept_errors(loop: asyncio.AbstractEventLoop, context) -> None:
 
     asyncio then stops accepting for a second and tries again: it does not
     spin on a listening socket that stays ready while the system is out of
-    file descriptors.
+    file descriptors. If the server closes within that second, the retry
+    fails on the closed socket (an asyncio wart, harmless): one line too.
     """
     error = context.get("exception")
+    retry = "_start_serving" in context.get("message", "")
     if isinstance(error, OSError) and error.errno in OUT_OF_RESOURCES:
         print(f"Accepting paused: {error.strerror}")
-        return
-    loop.default_exception_handler(context)
+    elif isinstance(error, ValueError) and retry:
+        print("Accepting again failed: the server has closed")
+    else:
+        loop.default_exception_handler(context)
 
 
 # --8<-- [end:accept_errors]

@@ -74,17 +74,15 @@ def open_listeners(hosts: list[str], port: int) -> list[socket.socket]:
 # --8<-- [end:listen]
 def recv_before(conn: socket.socket, limits: Limits, ends_at: float) -> bytes:
     """One recv(): it waits `idle_timeout` at most, never past `ends_at`."""
-    late = OutOfTime(f"message not complete in {limits.deadline} seconds")
     left = ends_at - time.monotonic()
-    if left <= 0:
-        raise late
-    conn.settimeout(min(limits.idle_timeout, left))
-    try:
-        return conn.recv(64 * 1024)
-    except TimeoutError:
-        if time.monotonic() >= ends_at:
-            raise late from None
-        raise  # silent for idle_timeout: the caller says so
+    if left > 0:
+        conn.settimeout(min(limits.idle_timeout, left))
+        try:
+            return conn.recv(64 * 1024)
+        except TimeoutError:
+            if time.monotonic() < ends_at:
+                raise  # silent for idle_timeout: the caller says so
+    raise OutOfTime(f"message not complete in {limits.deadline} seconds")
 
 
 def receive_message(conn: socket.socket, limits: Limits) -> bytes:

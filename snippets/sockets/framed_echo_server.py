@@ -51,17 +51,15 @@ class OutOfTime(Exception):
 
 def recv_before(conn: socket.socket, size: int, limits: Limits, ends_at):
     """One recv(): it waits `idle_timeout` at most, never past `ends_at`."""
-    late = OutOfTime(f"frame not complete in {limits.deadline} seconds")
     left = ends_at - time.monotonic()
-    if left <= 0:
-        raise late
-    conn.settimeout(min(limits.idle_timeout, left))
-    try:
-        return conn.recv(size)
-    except TimeoutError:
-        if time.monotonic() >= ends_at:
-            raise late from None
-        raise  # silent for idle_timeout: the caller says so
+    if left > 0:
+        conn.settimeout(min(limits.idle_timeout, left))
+        try:
+            return conn.recv(size)
+        except TimeoutError:
+            if time.monotonic() < ends_at:
+                raise  # silent for idle_timeout: the caller says so
+    raise OutOfTime(f"frame not complete in {limits.deadline} seconds")
 
 
 def receive_exactly(

@@ -41,6 +41,7 @@ class Limits:
     idle_timeout: float = IDLE_TIMEOUT
     deadline: float = DEADLINE
     max_clients: int = MAX_CLIENTS
+    accept_pause: float = ACCEPT_PAUSE
 
 
 class FrameTooLarge(Exception):
@@ -220,10 +221,10 @@ class EchoServer:
     def pause_accepting(self, error: OSError) -> None:
         # The connection waits in the kernel's queue, so the listener stays
         # ready: select() would return at once, for ever, and the loop would
-        # spin. Stop watching it until a client leaves, or for ACCEPT_PAUSE.
+        # spin. Stop watching it until a client leaves, or for accept_pause.
         print(f"Accepting paused: {error.strerror}")
         self.selector.unregister(self.listener)
-        self.paused_until = time.monotonic() + ACCEPT_PAUSE
+        self.paused_until = time.monotonic() + self.limits.accept_pause
 
     def resume_accepting(self) -> None:
         if self.paused_until is not None:
@@ -284,6 +285,7 @@ def main() -> None:
     parser.add_argument("--idle-timeout", type=float, default=IDLE_TIMEOUT)
     parser.add_argument("--deadline", type=float, default=DEADLINE)
     parser.add_argument("--max-clients", type=int, default=MAX_CLIENTS)
+    parser.add_argument("--accept-pause", type=float, default=ACCEPT_PAUSE)
     args = parser.parse_args()
     limits = Limits(
         args.max_size,
@@ -291,6 +293,7 @@ def main() -> None:
         args.idle_timeout,
         args.deadline,
         args.max_clients,
+        args.accept_pause,
     )
 
     with open_listener(args.host, args.port) as listener:

@@ -50,17 +50,15 @@ def recv_before(conn: socket.socket, limits: Limits, ends_at: float) -> bytes:
     byte every few seconds would hold the server for ever: the deadline is
     what bounds the whole message.
     """
-    late = OutOfTime(f"message not complete in {limits.deadline} seconds")
     left = ends_at - time.monotonic()
-    if left <= 0:
-        raise late
-    conn.settimeout(min(limits.idle_timeout, left))
-    try:
-        return conn.recv(64 * 1024)
-    except TimeoutError:
-        if time.monotonic() >= ends_at:
-            raise late from None
-        raise  # silent for idle_timeout: the caller says so
+    if left > 0:
+        conn.settimeout(min(limits.idle_timeout, left))
+        try:
+            return conn.recv(64 * 1024)
+        except TimeoutError:
+            if time.monotonic() < ends_at:
+                raise  # silent for idle_timeout: the caller says so
+    raise OutOfTime(f"message not complete in {limits.deadline} seconds")
 
 
 def receive_message(conn: socket.socket, limits: Limits) -> bytes:

@@ -58,6 +58,11 @@ def test_the_tcp_page_client_works_over_ipv6_unchanged(server, run_example):
     assert server.wait_for_line(f"Echoed {size} bytes to ::1")
 
 
+def test_an_empty_message_gets_an_empty_echo(server, client):
+    assert client.echo(b"", "::1", server.port) == ("AF_INET6", b"")
+    assert server.wait_for_line("Echoed 0 bytes to ::1")
+
+
 def test_ipv6_socket_addresses_have_four_parts(server):
     with socket.create_connection(("::1", server.port), timeout=5) as sock:
         assert sock.family == socket.AF_INET6
@@ -145,6 +150,15 @@ def test_client_that_never_sends_is_timed_out(server, client, record_wait):
     with socket.create_connection(("::1", server.port), timeout=5) as silent:
         record_wait(echo_of(client, server.port, "127.0.0.1"))  # waits its turn
         assert closed_within(silent, 5) is not None
+    assert server.wait_for_line(f"Timed out: no data for {IDLE} seconds")
+
+
+@pytest.mark.hostile(SERVER, "silent", limit="Idle time")
+def test_client_that_stops_half_way_is_timed_out(server, client, record_wait):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as stalled:
+        stalled.sendall(b"half a mess")
+        record_wait(echo_of(client, server.port))  # waits its turn
+        assert closed_within(stalled, 5) is not None
     assert server.wait_for_line(f"Timed out: no data for {IDLE} seconds")
 
 

@@ -7,11 +7,13 @@ should be "hardly at all".
 """
 
 import contextlib
+import logging
 import selectors
 import socket
 import struct
 import threading
 import time
+import types
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -240,6 +242,19 @@ def test_client_that_never_sends_is_timed_out(strict_server, client, record_wait
     assert line == f"Timed out: no data for {IDLE} seconds"
 
 
+@on_each_server("silent", "Idle time")
+def test_client_that_stops_half_way_through_a_frame_is_timed_out(
+    strict_server, client, record_wait
+):
+    server = strict_server
+    with server.connect() as stalled:
+        stalled.sendall(HEADER.pack(100) + b"only ten b")
+        record_wait(echo_of(client, server))  # served at once meanwhile
+        assert closed_within(stalled, 5) is not None
+    line = server.wait_for_line("Timed out: no data")
+    assert line == f"Timed out: no data for {IDLE} seconds"
+
+
 @on_each_server("slow drip", "Time to send a frame")
 def test_a_frame_that_trickles_in_is_cut_off_at_the_deadline(
     strict_server, client, record_wait
@@ -334,7 +349,8 @@ def read_exactly(sock: socket.socket, size: int) -> bytes:
     return data
 
 
-NON_READERS = 40
+# How many clients that never read: the issue's figure, 40, for selectors.
+NON_READERS = {THREADED: 4, SELECTORS: 40}
 
 
 def never_read(host: str, port: int, payload: bytes) -> float | None:
@@ -387,18 +403,17 @@ def test_clients_that_never_read_are_dropped_and_memory_stays_bounded(
     payload = frame(bytes(limits.MAX_FRAME_SIZE))
     with live_server(snippet, *STRICT) as server:
         before = memory_of(server.process.pid)["VmRSS"]
-        with ThreadPoolExecutor(NON_READERS) as pool:
+        count = NON_READERS[snippet]
+        with ThreadPoolExecutor(count) as pool:
             dropped = list(
                 pool.map(
                     lambda _: never_read(server.host, server.port, payload),
-                    range(NON_READERS),
+                    range(count),
                 )
             )
         record_wait(echo_of(client, server))
         peak = memory_of(server.process.pid)["VmHWM"]
-        server.log_lines(
-            f"Timed out: echo not taken in {DEADLINE} seconds", NON_READERS
-        )
+        server.log_lines(f"Timed out: echo not taken in {DEADLINE} seconds", count)
     assert None not in dropped, "a client that never reads was never dropped"
     grown = peak - before
     # What one client may make the server hold: a frame being read, and the
@@ -406,7 +421,7 @@ def test_clients_that_never_read_are_dropped_and_memory_stays_bounded(
     per_client = limits.MAX_FRAME_SIZE * 2 + getattr(limits, "MAX_UNSENT", 0) * 2
     request.node.user_properties.append(("peak memory", peak))
     request.node.user_properties.append(("memory grown", grown))
-    assert grown < NON_READERS * per_client + 16 * 1024 * 1024
+    assert grown < count * per_client + 16 * 1024 * 1024
 
 
 @pytest.mark.parametrize(
@@ -435,6 +450,22 @@ def test_out_of_file_descriptors_it_pauses_and_recovers(
         assert server.process.poll() is None  # still running
 
 
+@pytest.mark.hostile(SELECTORS, "fd exhaustion", limit="Open files")
+def test_out_of_file_descriptors_it_tries_again_after_a_pause(live_server, client):
+    # Nobody leaves (the idle timeout is long): the selectors server tries
+    # again after its pause, finds no descriptor, and pauses again, instead of
+    # spinning on a listening socket that stays ready.
+    with (
+        live_server(
+            SELECTORS, *RELAXED, "--accept-pause", "0.05",
+            preexec_fn=low_file_limit(64),
+        ) as server,
+        flood(server.host, server.port, 80),
+    ):  # fmt: skip
+        server.log_lines("Accepting paused: Too many open files", 2)
+        assert server.process.poll() is None
+
+
 # --- Real peers ---------------------------------------------------------------
 
 
@@ -444,10 +475,15 @@ def test_out_of_file_descriptors_it_pauses_and_recovers(
         pytest.param(
             path, program, host,
             id=f"{server_id(path)}-{program}-{host}",
-            marks=pytest.mark.interop(path, program, "frames built by the test"),
+            marks=pytest.mark.interop(
+                path, program, f"frames built by the test, over {family}"
+            ),
         )
         for path in SERVERS
-        for program, host in (("ncat", "127.0.0.1"), ("socat", "::1"))
+        for program, host, family in (
+            ("ncat", "127.0.0.1", "IPv4"),
+            ("socat", "::1", "IPv6"),
+        )
     ],
 )  # fmt: skip
 def test_peer_clients_get_their_frames_back(
@@ -457,6 +493,18 @@ def test_peer_clients_get_their_frames_back(
     with live_server(snippet, "--host", host) as server:
         assert tcp_exchange(program, host, server.port, frames) == frames
         assert server.wait_for_line("Echoed 4 frames")
+
+
+def test_a_socket_closed_under_the_threaded_handler_is_logged(import_snippet, caplog):
+    # Ctrl+C can reach socketserver while it starts a client's thread: it
+    # then closes that client's socket under the new thread.
+    snippet = import_snippet(THREADED)
+    closed = socket.socket()
+    closed.close()
+    server = types.SimpleNamespace(limits=snippet.Limits())
+    with caplog.at_level(logging.INFO, logger="threaded_echo_server"):
+        snippet.FramedEchoHandler(closed, ("127.0.0.1", 9), server)
+    assert caplog.messages == ["Connection failed: Bad file descriptor"]
 
 
 def test_a_client_that_does_not_read_its_replies_is_not_read_from(import_snippet):

@@ -213,6 +213,20 @@ def test_client_program_says_what_to_do_when_nobody_answers(run_example, silent_
     )
 
 
+def test_client_program_reports_a_name_it_cannot_resolve(run_example, monkeypatch):
+    # No lookup leaves the machine: getaddrinfo() answers as a resolver does
+    # for a name that does not exist.
+    def no_such_name(host, *args, **kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_name)
+    with pytest.raises(SystemExit) as exit_info:
+        run_example(CLIENT, "--host", "echo.invalid")
+    assert exit_info.value.code == (
+        "Echo from echo.invalid:8766 failed: Name or service not known"
+    )
+
+
 def test_client_program_reports_a_port_where_nothing_listens(run_example):
     # Nothing is bound there once the socket is closed: the kernel answers
     # "port unreachable", which the connected client sees as refused.
