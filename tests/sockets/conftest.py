@@ -44,16 +44,18 @@ class LiveServer:
         except (OSError, ValueError):
             pass
 
-    def wait_for_line(self, expected: str) -> str:
-        """The first log line not yet waited for that contains `expected`.
+    def wait_for_line(self, expected: str | tuple[str, ...]) -> str:
+        """The first log line not yet waited for that contains `expected`
+        (or one of them, given a tuple).
 
         Lines that other tests' clients caused stay available to those tests,
         whatever order the lines came in.
         """
+        wanted = (expected,) if isinstance(expected, str) else expected
         deadline = time.monotonic() + LOG_WAIT
         while True:
             for index, line in enumerate(self._unclaimed):
-                if expected in line:
+                if any(text in line for text in wanted):
                     return self._unclaimed.pop(index)
             remaining = deadline - time.monotonic()
             try:
@@ -67,7 +69,7 @@ class LiveServer:
         """A client connection to this server, with a timeout on every call."""
         return socket.create_connection((self.host, self.port), timeout=timeout)
 
-    def log_lines(self, expected: str, count: int) -> list[str]:
+    def log_lines(self, expected: str | tuple[str, ...], count: int) -> list[str]:
         """Wait for `count` log lines that contain `expected`."""
         return [self.wait_for_line(expected) for _ in range(count)]
 

@@ -302,7 +302,8 @@ def test_more_tricklers_than_slots_cannot_hold_the_server(
             with contextlib.suppress(OSError):  # the refused are gone already
                 sock.shutdown(socket.SHUT_RDWR)
         assert None not in [drip.result() for drip in drips]
-        server.log_lines("Client went away", slots)
+        # Mid-frame, or before their first byte if their drip had not begun.
+        server.log_lines(("Client went away", "Echoed 0 frames"), slots)
         served_in = echo_after_refusals(client, server)
     request.node.user_properties.append(("served after they left", served_in))
 
@@ -321,6 +322,7 @@ def test_a_client_past_the_cap_is_refused_at_once(
                 assert read_frame(sock) == b"in"
             server.log_lines(f"Refused: {slots} clients already", 10)
         # The flood has gone: slots free up, and a newcomer is served.
+        server.log_lines("Echoed 1 frames", slots)
         record_wait(max(refused) + echo_after_refusals(client, server))
 
 
