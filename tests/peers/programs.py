@@ -70,6 +70,8 @@ PROGRAMS: dict[str, Program] = {
                 rolling=True),
         Program("Chromium", "chromium", "chromium", ("chromium", "--version"),
                 r"(?:Chromium|Chrome) ([\d.]+)", rolling=True),
+        Program("tinyproxy", "tinyproxy", "tinyproxy", ("tinyproxy", "-v"),
+                r"tinyproxy ([\d.]+)"),
         Program("tcpdump", "tcpdump", "tcpdump", ("tcpdump", "--version"),
                 r"tcpdump version ([\d.]+)"),
     ]
