@@ -154,6 +154,8 @@ def test_no_proxy_and_https_proxy_decide_without_proxies(
     assert client.get_as_configured(via, ca_file) == {"via_header": True}
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     assert client.get_as_configured(via, ca_file) == {"via_header": False}
+    # proxies= wins: NO_PROXY is only about the environment's proxies.
+    assert client.get_through(via, through_proxy, ca_file) == {"via_header": True}
     # An https:// URL uses HTTPS_PROXY, not HTTP_PROXY: a tunnel.
     monkeypatch.delenv("NO_PROXY")
     monkeypatch.setenv("HTTPS_PROXY", through_proxy)
@@ -196,6 +198,12 @@ def test_each_proxy_failure_takes_one_line(
     printed, exit_code = run_program(PROXIES, *arguments)
     assert exit_code == (
         "the proxy refused: Tunnel connection failed: 403 Access violation"
+    )
+    # No server behind the proxy: tinyproxy answers with an error page.
+    arguments[3] = f"http://127.0.0.1:{free_port}"
+    printed, exit_code = run_program(PROXIES, *arguments)
+    assert exit_code == (
+        f"HTTP 500 Unable to connect for http://127.0.0.1:{free_port}/via"
     )
     # No CA file.
     missing = tmp_path / "ca.pem"
