@@ -26,7 +26,9 @@ def basic_login(base_url: str, user: str, password: str) -> requests.Response:
     # base64("user:password"): an encoding, not encryption. Send it over
     # HTTPS only, except on loopback.
     return requests.get(
-        f"{base_url}/basic", auth=(user, password), timeout=TIMEOUT
+        f"{base_url}/basic",
+        auth=(user, password),
+        timeout=TIMEOUT,
     )
 
 
@@ -39,7 +41,8 @@ class BearerAuth(AuthBase):
         self.token = token
 
     def __call__(
-        self, request: requests.PreparedRequest
+        self,
+        request: requests.PreparedRequest,
     ) -> requests.PreparedRequest:
         request.headers["Authorization"] = f"Bearer {self.token}"
         return request
@@ -47,7 +50,9 @@ class BearerAuth(AuthBase):
 
 def get_with_token(base_url: str, path: str, token: str) -> requests.Response:
     return requests.get(
-        f"{base_url}{path}", auth=BearerAuth(token), timeout=TIMEOUT
+        f"{base_url}{path}",
+        auth=BearerAuth(token),
+        timeout=TIMEOUT,
     )
 
 
@@ -97,7 +102,10 @@ def main() -> None:
 
 
 def show_authentication(
-    base_url: str, user: str, password: str, token: str
+    base_url: str,
+    user: str,
+    password: str,
+    token: str,
 ) -> None:
     response = basic_login(base_url, user, password)
     print(response.status_code, response.json())

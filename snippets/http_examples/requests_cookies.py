@@ -23,7 +23,9 @@ def log_in(
 ) -> requests.Response:
     """Log in once with a password; the server answers with a cookie."""
     response = session.get(
-        f"{base_url}/login", auth=(user, password), timeout=TIMEOUT
+        f"{base_url}/login",
+        auth=(user, password),
+        timeout=TIMEOUT,
     )
     response.raise_for_status()  # a wrong password is a 401: HTTPError
     return response

@@ -85,7 +85,9 @@ def show_redirects(session: requests.Session, base_url: str) -> None:
 
     # allow_redirects=False: the redirect itself, and where it points.
     response = session.get(
-        f"{base_url}/moved", allow_redirects=False, timeout=TIMEOUT
+        f"{base_url}/moved",
+        allow_redirects=False,
+        timeout=TIMEOUT,
     )
     print(response.status_code, response.headers["Location"])
     #> 301 /new

@@ -7,10 +7,9 @@ tinyproxy with the page's tinyproxy.conf: real servers, on free ports.
 
 from __future__ import annotations
 
-import trustme
-
 import pytest
 import requests
+import trustme
 from peers.nginx_requests import PASSWORD, TOKEN
 
 AUTH = "http_examples/requests_auth.py"
@@ -222,7 +221,7 @@ def test_another_server_ends_each_program_in_one_line(
     program, path, nginx_http, login, run_program
 ):
     base = f"http://127.0.0.1:{nginx_http.values['port']}{path}"
-    printed, exit_code = run_program(program, "--url", base)
+    _printed, exit_code = run_program(program, "--url", base)
     not_json = "the answer is not JSON"
     cause = {
         (AUTH, ""): not_json,

@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from peers.daemons import Daemon, free_port, run_daemon, run_client
+from peers.daemons import Daemon, free_port, run_client, run_daemon
 from peers.programs import require
 
 SNIPPETS = Path(__file__).resolve().parents[2] / "snippets" / "http_examples"
-USER, PASSWORD = "ada", "lovelace"  # noqa: S105 (the page's demonstration login)
+USER, PASSWORD = "ada", "lovelace"
 TOKEN = "demo-token-for-ada"  # noqa: S105 (the token nginx_requests.conf accepts)
 
 
@@ -77,7 +77,10 @@ def tinyproxy(tmp_path_factory, nginx_requests) -> Iterator[Daemon]:
     def command(port: int) -> list:
         config = rendered(
             SNIPPETS / "tinyproxy.conf",
-            {r"^Port 8888$": f"Port {port}", r"^ConnectPort 8444$": f"ConnectPort {tls_port}"},
+            {
+                r"^Port 8888$": f"Port {port}",
+                r"^ConnectPort 8444$": f"ConnectPort {tls_port}",
+            },
         )
         (folder / "tinyproxy.conf").write_text(config, encoding="utf-8")
         return [program, "-d", "-c", folder / "tinyproxy.conf"]
