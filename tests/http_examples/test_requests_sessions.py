@@ -105,6 +105,14 @@ def test_redirects_program_shows_what_requests_follows(nginx_requests, run_examp
     run_example(REDIRECTS, "--url", url(nginx_requests))
 
 
+def test_a_redirect_to_an_error_status_ends_in_one_line(nginx_http, import_snippet):
+    client = import_snippet(REDIRECTS)
+    base = f"http://127.0.0.1:{nginx_http.values['port']}"
+    with requests.Session() as session, pytest.raises(requests.HTTPError) as error:
+        client.method_after_redirect(session, base, "/status/404")
+    assert client.failure(error.value) == (f"HTTP 404 Not Found for {base}/status/404")
+
+
 # --- Proxies -----------------------------------------------------------------
 
 
