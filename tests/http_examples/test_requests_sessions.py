@@ -123,9 +123,19 @@ def through_proxy(tinyproxy, monkeypatch) -> str:
     (The tests' own guard sets NO_PROXY for loopback: undone here, on purpose.)
     """
     proxy = f"http://127.0.0.1:{tinyproxy.port}"
+    # Whatever the environment held: urllib ignores HTTP_PROXY when
+    # REQUEST_METHOD is set (a CGI script), and lowercase names win.
+    for name in ("NO_PROXY", "no_proxy", "http_proxy", "REQUEST_METHOD"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HTTP_PROXY", proxy)
-    monkeypatch.delenv("NO_PROXY")
+    assert environment_proxy(f"http://127.0.0.1:{tinyproxy.port}/") == proxy
     return proxy
+
+
+def environment_proxy(url: str) -> str | None:
+    """The proxy requests takes from the environment for `url`."""
+    scheme = url.partition(":")[0]
+    return requests.utils.get_environ_proxies(url).get(scheme)
 
 
 def proxy_arguments(nginx, proxy, ca_file) -> list[str]:
@@ -141,6 +151,7 @@ def test_proxies_program_goes_through_tinyproxy(
     nginx_requests, tinyproxy, through_proxy, local_certificates, run_example
 ):
     tunnels = tinyproxy.log.count("CONNECT 127.0.0.1:")
+    assert environment_proxy(url(nginx_requests)) == through_proxy
     run_example(
         PROXIES,
         *proxy_arguments(nginx_requests, through_proxy, local_certificates.ca_file),
@@ -158,6 +169,7 @@ def test_no_proxy_and_https_proxy_decide_without_proxies(
     client = import_snippet(PROXIES)
     ca_file = str(local_certificates.ca_file)
     via = f"{url(nginx_requests)}/via"
+    assert environment_proxy(via) == through_proxy
     assert client.get_as_configured(via, ca_file) == {"via_header": True}
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     assert client.get_as_configured(via, ca_file) == {"via_header": False}
