@@ -70,6 +70,8 @@ PROGRAMS: dict[str, Program] = {
                 rolling=True),
         Program("Chromium", "chromium", "chromium", ("chromium", "--version"),
                 r"(?:Chromium|Chrome) ([\d.]+)", rolling=True),
+        Program("tinyproxy", "tinyproxy", "tinyproxy", ("tinyproxy", "-v"),
+                r"tinyproxy ([\d.]+)"),
         Program("tcpdump", "tcpdump", "tcpdump", ("tcpdump", "--version"),
                 r"tcpdump version ([\d.]+)"),
         # Not a peer: it makes Chromium trust the local CA (tests/peers/websocket.py).
