@@ -190,15 +190,23 @@ def page(connection: ServerConnection, filename: str, content_type: str):
 class ChatConnection(ServerConnection):
     """A connection that answers a request other than GET with 405."""
 
-    first_bytes = True  # nothing received yet
+    start = b""  # the request's first bytes, until its method is known
+    checked = False
 
     def data_received(self, data: bytes) -> None:
         # websockets reads no request body: it closes a connection that
         # sends one (a POST, a form) without a word. Answer them all.
-        method = data.partition(b" ")[0] if self.first_bytes else b"GET"
-        self.first_bytes = False
-        if not method.isalpha() or method == b"GET":
+        if self.checked:
             super().data_received(data)
+            return
+        # The method may come in pieces ("GE", "T "): wait for the space.
+        self.start += data
+        method, space, _ = self.start.partition(b" ")
+        if not space and len(self.start) < len(b"OPTIONS "):
+            return
+        self.checked = True
+        if method == b"GET" or not method.isalpha():  # websockets decides
+            super().data_received(self.start)
             return
         not_allowed = HTTPStatus.METHOD_NOT_ALLOWED
         response = self.protocol.reject(not_allowed, "Use GET\n")

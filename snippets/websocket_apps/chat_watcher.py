@@ -74,9 +74,13 @@ async def watch(uri: str, name: str = "Watcher") -> tuple[int | None, str]:
         except ConnectionClosed:
             pass  # a broken connection: the code below says what to do
         except asyncio.CancelledError:  # Ctrl+C
-            # Leave with 1001 (going away): connect() would close with 1011
-            # (internal error) when an exception ends the loop's body.
+            # An exception that ends the loop's body leaves the connection
+            # open until Python collects connect()'s iterator, which then
+            # closes it with 1011 (internal error). Leave now, with 1001.
             await websocket.close(CloseCode.GOING_AWAY)
+            raise
+        except NotAChatServer:
+            await websocket.close()  # now, for the same reason
             raise
         await websocket.wait_closed()
         code, reason = websocket.close_code, websocket.close_reason

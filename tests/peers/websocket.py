@@ -12,16 +12,23 @@ nginx as a WebSocket reverse proxy.
 * `nginx_websocket_proxy(upstream_port)` runs nginx in front of a server on
   127.0.0.1, over HTTP and HTTPS (the local CA's certificate), passing the
   WebSocket upgrade on.
+* `trusting_chromium` is a Chromium that trusts the local CA, for pages
+  served over HTTPS.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import shutil
 import subprocess
-from collections.abc import Iterator
+import threading
+from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
@@ -31,6 +38,7 @@ from peers.programs import NODE_PEERS, require
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 WEBSOCKETD_SCRIPTS = Path(__file__).resolve().parent / "websocketd"
 NODE_CLIENT = NODE_PEERS / "ws_client.mjs"
+T = TypeVar("T")
 
 
 @pytest.fixture
@@ -124,44 +132,95 @@ def nginx_websocket_proxy(tmp_path, local_certificates):
 
 # Chromium that trusts the local CA: Chromium on Linux reads the CAs a user
 # trusts from the NSS database in $HOME/.pki/nssdb, which NSS's certutil
-# writes. The shared `chromium` fixture trusts no local CA.
+# writes. The shared `chromium` fixture (tests/conftest.py) trusts no local
+# CA; this one serves both browser tests of the WebSockets chapter (the chat
+# over HTTP, and behind nginx over HTTP and HTTPS), so that the chapter
+# starts one browser, not two.
 TRUSTING_FLAGS = [  # as tests/conftest.py's CHROMIUM_FLAGS
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
     "--disable-background-networking", "--disable-component-update",
     "--no-first-run", "--disable-quic", "--disable-sync",
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
 ]  # fmt: skip
+BROWSER_CALL_TIMEOUT = 45.0  # seconds, as tests/conftest.py's
 
 
-class BrowserHome:
-    """A home folder whose NSS database trusts the test run's local CA."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-
-    async def launch(self, chromium):
-        """A second Chromium, on the shared one's Playwright, in this home."""
-        import os
-
-        return await chromium.browser.browser_type.launch(
-            executable_path=require("chromium"),
-            args=TRUSTING_FLAGS,
-            env={**os.environ, "HOME": str(self.folder)},
-        )
-
-
-@pytest.fixture(scope="session")
-def browser_home(tmp_path_factory, local_certificates) -> BrowserHome:
+def trusting_home(folder: Path, ca_file: Path) -> Path:
+    """A home folder whose NSS database trusts the CA in `ca_file`."""
     certutil = require("certutil")
-    home = tmp_path_factory.mktemp("browser-home")
-    database = home / ".pki" / "nssdb"
+    database = folder / ".pki" / "nssdb"
     database.mkdir(parents=True)
     for arguments in (
         ["-N", "--empty-password"],
-        ["-A", "-t", "C,,", "-n", "local CA", "-i", local_certificates.ca_file],
+        ["-A", "-t", "C,,", "-n", "local CA", "-i", ca_file],
     ):
         subprocess.run(  # noqa: S603 (NSS's certutil, on a new database)
             [certutil, "-d", f"sql:{database}", *arguments],
             check=True, capture_output=True, timeout=30,
         )  # fmt: skip
-    return BrowserHome(home)
+    return folder
+
+
+@dataclass
+class TrustingChromium:
+    """Chromium trusting the local CA, driven as tests/conftest.py's
+    `chromium` is: `trusting_chromium.run(coroutine)` runs a coroutine that
+    uses `trusting_chromium.browser` on the browser's own event loop."""
+
+    browser: Any  # playwright.async_api.Browser
+    loop: asyncio.AbstractEventLoop
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+        try:
+            return future.result(timeout=BROWSER_CALL_TIMEOUT)
+        except BaseException:
+            future.cancel()  # a timeout or Ctrl+C: the browser's work ends too
+            raise
+
+
+@pytest.fixture(scope="session")
+def trusting_chromium(
+    tmp_path_factory, local_certificates
+) -> Iterator[TrustingChromium]:
+    """One Chromium per test process that trusts the test run's local CA (as
+    a reader's browser trusts a public one), started on first use."""
+    from playwright.async_api import async_playwright
+
+    executable = require("chromium")
+    home = trusting_home(
+        tmp_path_factory.mktemp("browser-home"), local_certificates.ca_file
+    )
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+
+    def call(coroutine):
+        future = asyncio.run_coroutine_threadsafe(coroutine, loop)
+        return future.result(timeout=BROWSER_CALL_TIMEOUT)
+
+    async def launch():
+        playwright = await async_playwright().start()
+        try:
+            browser = await playwright.chromium.launch(
+                executable_path=executable,
+                args=TRUSTING_FLAGS,
+                env={**os.environ, "HOME": str(home)},
+            )
+        except BaseException:
+            await playwright.stop()
+            raise
+        return playwright, browser
+
+    try:
+        playwright, browser = call(launch())
+        try:
+            yield TrustingChromium(browser, loop)
+        finally:
+            call(browser.close())
+            call(playwright.stop())
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()

@@ -8,7 +8,7 @@
   (test_limits.py): how to start each with short limits, and a well-behaved
   client that must still be served while a fault goes on.
 
-The browser test of the chat uses the shared `chromium` (tests/conftest.py).
+The browser tests use `trusting_chromium` (tests/peers/websocket.py).
 """
 
 from __future__ import annotations
@@ -17,9 +17,11 @@ import base64
 import contextlib
 import functools
 import os
+import select
 import socket
 import ssl
 import struct
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -184,7 +186,7 @@ def raw_websocket() -> type[RawWebSocket]:
 OPEN_TIMEOUT = 0.5  # seconds for the whole opening handshake
 # TLS adds a handshake, slow on a busy machine: more time, not to drop the
 # well-behaved client instead of the attacker.
-TLS_OPEN_TIMEOUT = 1.5
+TLS_OPEN_TIMEOUT = 2.0  # 1.5 s was once too short, with the machine at a load of 9
 KEEPALIVE = ["--ping-interval", "0.2", "--ping-timeout", "0.2"]
 CLOSE_TIMEOUT = ["--close-timeout", "0.2"]
 NO_KEEPALIVE = ("--ping-interval", "60")  # for a test that holds connections
@@ -278,6 +280,26 @@ class ServerUnderTest:
         """A hand-made WebSocket connection to this server."""
         where = self.kind.path if path is None else path
         return RawWebSocket(self.host, self.port, where, self.tls, **options)
+
+    def wait_for_line(self, text: str, seconds: float = TIMEOUT) -> str:
+        """Read what the server prints, as it prints it, up to the first line
+        that holds `text`, and return that line. (What is read here is then
+        missing from .output.)"""
+        stream = self.running.process.stdout.fileno()
+        deadline = time.monotonic() + seconds
+        line = b""
+        while (remaining := deadline - time.monotonic()) > 0:
+            if not select.select([stream], [], [], remaining)[0]:
+                break  # the time is up
+            # A byte at a time: a larger read could take the next lines too.
+            if not (byte := os.read(stream, 1)):
+                break  # the server has ended
+            line += byte
+            if byte == b"\n":
+                if text in (printed := line.decode("utf-8")):
+                    return printed
+                line = b""
+        raise AssertionError(f"the server did not print {text!r} in {seconds} s")
 
     def connect_tcp(self) -> socket.socket:
         """A connection that has done nothing yet (TLS done, for wss://)."""

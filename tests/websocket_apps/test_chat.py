@@ -364,7 +364,7 @@ async def test_a_page_from_another_site_cannot_join(chat_server):
 # --- The browser client ----------------------------------------------------
 
 
-def test_browser_and_python_client_chat_both_ways(chat_server, chromium):
+def test_browser_and_python_client_chat_both_ways(chat_server, trusting_chromium):
     from playwright.async_api import expect
 
     site = f"http://{chat_server.host}:{chat_server.port}"
@@ -372,7 +372,7 @@ def test_browser_and_python_client_chat_both_ways(chat_server, chromium):
 
     async def chat_in_browser_and_in_python() -> dict:
         """Chromium joins the room, then a Python client; they talk both ways."""
-        page = await chromium.browser.new_page()
+        page = await trusting_chromium.browser.new_page()
         try:
             page.on("request", lambda request: requests.append(request.url))
             page.on("websocket", lambda websocket: sockets.append(websocket.url))
@@ -403,7 +403,7 @@ def test_browser_and_python_client_chat_both_ways(chat_server, chromium):
         finally:  # pass or fail, the shared browser keeps no page of this test
             await page.close()
 
-    said = chromium.run(chat_in_browser_and_in_python())
+    said = trusting_chromium.run(chat_in_browser_and_in_python())
     assert said == {
         "type": "message",
         "name": "Chromium",

@@ -31,6 +31,7 @@ BACKOFF = {
 }
 RETRY = "connect failed; reconnecting in "  # how websockets logs a failed attempt
 FIRST_RETRY = RETRY + "0.0 seconds: ConnectionRefusedError"
+TIMEOUT = 5.0  # seconds for any wait on a peer
 
 
 def test_watcher_retries_until_a_server_answers_and_after_it_leaves(start_server):
@@ -108,10 +109,12 @@ def test_the_watcher_shows_control_characters_instead_of_obeying_them(
     assert watcher.said('{"type": "join", "name": "Eve", "online": 1}') is None
 
 
-def greeter(text: str):
+def greeter(text: str, codes: queue.Queue):
     def greet(websocket):
         websocket.send(text)
-        websocket.recv()  # until the watcher leaves
+        with contextlib.suppress(ConnectionClosed):
+            websocket.recv()  # until the watcher leaves
+        codes.put(websocket.close_code)
 
     return greet
 
@@ -128,8 +131,9 @@ def test_the_watcher_gives_up_on_what_retrying_would_not_cure(
     peer, failure, import_snippet, monkeypatch, peers
 ):
     watcher = import_snippet(WATCHER)
+    codes = queue.Queue()
     if peer == "greeter":
-        running = websocket_peer(greeter("Welcome!"))
+        running = websocket_peer(greeter("Welcome!", codes))
     else:
         running = getattr(peers, peer)()
     with running as server:
@@ -137,6 +141,8 @@ def test_the_watcher_gives_up_on_what_retrying_would_not_cure(
         monkeypatch.setattr(sys, "argv", [WATCHER, "--url", url])
         with pytest.raises(SystemExit) as exit_info:
             watcher.main()
+        if peer == "greeter":  # it left at once, and said so
+            assert codes.get(timeout=TIMEOUT) == 1000
     assert exit_info.value.code == failure.format(url=url)
 
 
