@@ -11,6 +11,9 @@ real programs, so it cannot drift from what they do:
     )
     check_figure(request, DOCS / "protocols/smtp-dialogue.svg", svg)
 
+A `Broadcast(sender, receivers, lines)` step is one message sent to several
+actors, such as a chat room's event.
+
 `check_figure` compares the file with what the transcript draws, and writes it
 with `pytest --update-examples` (`make update-outputs`). Every figure of the
 site follows tests/test_figures.py: a white card (readable on the light and the
@@ -54,6 +57,16 @@ class Message:
 @dataclass(frozen=True)
 class Note:
     text: str  # a remark across the figure, in prose
+
+
+@dataclass(frozen=True)
+class Broadcast:
+    """One message sent to several actors (a chat room's event, say): drawn
+    in a box across the whole figure, with an arrow to each receiver."""
+
+    sender: int
+    receivers: tuple[int, ...]
+    lines: tuple[str, ...] | list[str]
 
 
 def lifeline_x(index: int, count: int) -> float:
@@ -121,6 +134,9 @@ def sequence_svg(
                 canvas.text(WIDTH / 2, canvas.y, line, anchor="middle", colour=MUTED)
             canvas.y += 8
             continue
+        if isinstance(step, Broadcast):
+            draw_broadcast(canvas, name, step, xs)
+            continue
         draw_message(canvas, name, step, xs)
     bottom = canvas.y + 12
     lifelines = [
@@ -177,6 +193,33 @@ def draw_message(canvas: Canvas, name: str, message: Message, xs: list[float]):
         f'stroke="{colour}" stroke-width="2" '
         f'marker-end="url(#{name}-m{colour_index})"/>'
     )
+    canvas.y = arrow_y + 4
+
+
+def draw_broadcast(canvas: Canvas, name: str, message: Broadcast, xs: list[float]):
+    colour_index = message.sender % len(COLOURS)
+    colour = COLOURS[colour_index]
+    box_left, box_right = 8, WIDTH - 8
+    columns = int((box_right - box_left - 16) / MONO_ADVANCE)
+    lines = [part for line in message.lines for part in wrap(line, columns)]
+    box_top = canvas.y + 8
+    box_height = LINE * len(lines) + 10
+    canvas.parts.append(
+        f'<rect x="{box_left}" y="{box_top:.1f}" width="{box_right - box_left}"'
+        f' height="{box_height}" rx="6" fill="#f8fafc" stroke="{colour}"/>'
+    )
+    for number, line in enumerate(lines, start=1):
+        canvas.text(box_left + 8, box_top + 2 + LINE * number - 5, line, mono=True)
+    arrow_y = box_top + box_height + 12
+    start = xs[message.sender]
+    for receiver in message.receivers:
+        end = xs[receiver]
+        tip = end - 2 if end > start else end + 2
+        canvas.parts.append(
+            f'<line x1="{start:.1f}" y1="{arrow_y:.1f}" x2="{tip:.1f}" '
+            f'y2="{arrow_y:.1f}" stroke="{colour}" stroke-width="2" '
+            f'marker-end="url(#{name}-m{colour_index})"/>'
+        )
     canvas.y = arrow_y + 4
 
 

@@ -30,6 +30,7 @@ MAX_NAME_LENGTH = 32  # characters
 # The names under which a browser on this machine reaches the server; pages
 # from other addresses are refused unless given with --allow-host.
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
+SCHEMES = ("http", "https")  # the page over HTTPS: through a proxy
 SPARE_FILES = 16  # descriptors kept for the listening socket, the loop...
 OUT_OF_FILES = (errno.EMFILE, errno.ENFILE)  # for a process, for the system
 # The browser client: these two files and nothing else are served over HTTP.
@@ -131,12 +132,25 @@ class Website:
         self.other_hosts = set(other_hosts)  # a proxy's, e.g. chat.example
         self.max_connections = max_connections
 
+    # --8<-- [start:allow-list]
     def hosts(self, connection: ServerConnection) -> set[str]:
         """The Host headers it answers: its address and loopback names."""
         ip, port = connection.local_address[:2]
         names = {address(ip, port)} | self.other_hosts
         return names | {f"{name}:{port}" for name in LOOPBACK_NAMES}
 
+    def from_our_page(self, request: Request, hosts: set[str]) -> bool:
+        """Whether a WebSocket comes from a page of ours, if from a page."""
+        # A browser says which page opened the connection. Accept only our
+        # own pages, so that another site open in the same browser cannot
+        # join the chat in the user's name (cross-site WebSocket hijacking).
+        origins = request.headers.get_all("Origin")
+        if not origins:  # a program such as chat_client.py, not a browser
+            return True
+        ours = {f"{scheme}://{host}" for host in hosts for scheme in SCHEMES}
+        return origins in [[url] for url in ours]  # one Origin, one of ours
+
+    # --8<-- [end:allow-list]
     def route(self, connection: ServerConnection, request: Request):
         """Answer HTTP requests; let WebSocket handshakes on /chat through."""
         hosts = self.hosts(connection)
@@ -151,21 +165,12 @@ class Website:
             return connection.respond(HTTPStatus.NOT_FOUND, "Not found\n")
         if path != CHAT_PATH:
             return connection.respond(HTTPStatus.NOT_FOUND, "Not found\n")
-        # A browser says which page opened the connection. Accept only our
-        # own page, so that another site open in the same browser cannot
-        # join the chat in the user's name (cross-site WebSocket hijacking).
-        # Programs such as chat_client.py send no Origin.
-        ours = {f"{scheme}://{host}" for host in hosts for scheme in SCHEMES}
-        origins = request.headers.get_all("Origin")
-        if origins and origins not in [[url] for url in ours]:
+        if not self.from_our_page(request, hosts):
             return connection.respond(HTTPStatus.FORBIDDEN, "Bad origin\n")
         if len(connection.server.connections) >= self.max_connections:
             busy = HTTPStatus.SERVICE_UNAVAILABLE
             return connection.respond(busy, "Room full, retry later\n")
         return None  # go on with the WebSocket handshake
-
-
-SCHEMES = ("http", "https")  # the page over HTTPS: through a proxy
 
 
 def is_websocket_handshake(request: Request) -> bool:

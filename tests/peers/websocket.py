@@ -1,10 +1,10 @@
 """WebSocket peers: websocketd (Go) as a server, Node.js `ws` as a client, and
 nginx as a WebSocket reverse proxy.
 
-* `websocketd(*program, tls=False, binary=False, host="127.0.0.1")` serves
-  a program over WebSocket: each message goes to its stdin, each line (or
-  chunk, with binary=True) of its stdout comes back as a message. Scripts
-  for it live in tests/peers/websocketd/.
+* `websocketd(*program, tls=False, binary=False, host="127.0.0.1", env=None)`
+  serves a program over WebSocket: each message goes to its stdin, each line
+  (or chunk, with binary=True) of its stdout comes back as a message; `env`
+  is passed on to the program. Scripts for it live in tests/peers/websocketd/.
 * `node_ws(url, *options)` runs tests/peers/node/ws_client.mjs, a client
   written with the npm package `ws`, and returns the events it printed (one
   JSON object each). npm installs the package from package-lock.json into
@@ -49,11 +49,17 @@ def websocketd(tmp_path, local_certificates):
 
     @contextmanager
     def run(
-        *program: str, tls: bool = False, binary: bool = False, host="127.0.0.1"
+        *program: str,
+        tls: bool = False,
+        binary: bool = False,
+        host="127.0.0.1",
+        env: dict[str, str] | None = None,
     ) -> Iterator[Daemon]:
         nonlocal started
         started += 1
         options = ["--binary"] if binary else []
+        if env:  # websocketd passes on only the variables it is told to
+            options.append("--passenv=" + ",".join(["PATH", *env]))
         if tls:
             options += [
                 "--ssl",
@@ -67,7 +73,7 @@ def websocketd(tmp_path, local_certificates):
                     "--loglevel=error", *options, *program]  # fmt: skip
 
         folder = tmp_path / f"websocketd-{started}"
-        with run_daemon("websocketd", folder, command, host=host) as daemon:
+        with run_daemon("websocketd", folder, command, host=host, env=env) as daemon:
             yield daemon
 
     return run

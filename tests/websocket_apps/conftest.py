@@ -17,6 +17,7 @@ import base64
 import contextlib
 import functools
 import os
+import secrets
 import select
 import socket
 import ssl
@@ -32,7 +33,7 @@ from websockets.sync.client import connect
 
 TIMEOUT = 5.0  # seconds for any read from a server under test
 
-TEXT, BINARY, CLOSE, PING = 0x1, 0x2, 0x8, 0x9
+TEXT, BINARY, CLOSE, PING, PONG = 0x1, 0x2, 0x8, 0x9, 0xA
 
 
 def handshake(host: str, port: int, path: str = "/", **headers: str) -> bytes:
@@ -142,13 +143,16 @@ class RawWebSocket:
             (length,) = struct.unpack("!Q", self._read_exactly(8))
         return first & 0x0F, self._read_exactly(length)
 
-    def read_close(self) -> tuple[int, str]:
-        """Read past data and pings (never answering) to the close frame."""
+    def read_close(self, *, answer_pings: bool = False) -> tuple[int, str]:
+        """Read past data and pings (answered only if asked: a client that
+        is silent but alive) to the close frame: its code and reason."""
         while True:
             opcode, payload = self.read_frame()
             if opcode == CLOSE:
                 (code,) = struct.unpack("!H", payload[:2])
                 return code, payload[2:].decode()
+            if opcode == PING and answer_pings:
+                self.send_frame(PONG, payload)
 
     def close(self) -> None:
         """The closing handshake: once the server has answered, it no longer
@@ -204,6 +208,7 @@ class ServerKind:
     open_timeout: float = OPEN_TIMEOUT  # given in options below
     no_keepalive: tuple[str, ...] = ()  # options: no drops for missed pings
     expected: Callable[[str], bool] = field(default=lambda reply: True)
+    token: str | None = None  # sent first, to sign in, from WEBSOCKET_TOKEN
 
     @property
     def name(self) -> str:
@@ -216,6 +221,8 @@ class ServerKind:
 
 
 SHORT = ("--open-timeout", str(OPEN_TIMEOUT))
+AUTH_TIMEOUT = 0.5  # seconds to sign in, once connected
+TOKEN = secrets.token_urlsafe()  # auth_server.py's, in WEBSOCKET_TOKEN
 SERVERS = {
     kind.name: kind
     for kind in [
@@ -253,8 +260,16 @@ SERVERS = {
             expected=lambda reply: reply == "Hello",
             no_keepalive=NO_KEEPALIVE,
         ),
+        ServerKind(
+            "websocket_apps/auth_server.py",
+            options=(*SHORT, "--auth-timeout", str(AUTH_TIMEOUT),
+                     "--send-timeout", "0.3", *KEEPALIVE, *CLOSE_TIMEOUT),
+            expected=lambda reply: reply == "Hello",
+            no_keepalive=NO_KEEPALIVE,
+            token=TOKEN,
+        ),
     ]
-}
+}  # fmt: skip
 
 
 @dataclass
@@ -276,10 +291,17 @@ class ServerUnderTest:
     def url(self, path: str | None = None) -> str:
         return self.kind.url(self.host, self.port, path)
 
-    def raw(self, path: str | None = None, **options) -> RawWebSocket:
-        """A hand-made WebSocket connection to this server."""
+    def raw(
+        self, path: str | None = None, *, sign_in: bool = True, **options
+    ) -> RawWebSocket:
+        """A hand-made WebSocket connection to this server (signed in with
+        its token, if it asks for one)."""
         where = self.kind.path if path is None else path
-        return RawWebSocket(self.host, self.port, where, self.tls, **options)
+        websocket = RawWebSocket(self.host, self.port, where, self.tls, **options)
+        opened = websocket.status == b"HTTP/1.1 101 Switching Protocols"
+        if self.kind.token and sign_in and opened:
+            websocket.send_frame(TEXT, self.kind.token.encode())
+        return websocket
 
     def wait_for_line(self, text: str, seconds: float = TIMEOUT) -> str:
         """Read what the server prints, as it prints it, up to the first line
@@ -313,6 +335,8 @@ class ServerUnderTest:
         with connect(
             self.url(), ssl=self.tls, open_timeout=TIMEOUT, close_timeout=TIMEOUT
         ) as websocket:
+            if self.kind.token:
+                websocket.send(self.kind.token)
             websocket.send(self.kind.message)
             reply = websocket.recv(timeout=TIMEOUT)
         assert self.kind.expected(reply), reply
@@ -335,7 +359,13 @@ def run_server(
         tls_options += ("--key", str(certificates.key_file))
         context = ssl.create_default_context(cafile=certificates.ca_file)
     arguments = ("--host", host, *kind.options, *tls_options, *options)
-    with start_server(kind.snippet, *arguments, preexec_fn=preexec_fn) as running:
+    with ExitStack() as stack:
+        with pytest.MonkeyPatch.context() as environment:
+            if kind.token:  # the server reads it at start
+                environment.setenv("WEBSOCKET_TOKEN", kind.token)
+            running = stack.enter_context(
+                start_server(kind.snippet, *arguments, preexec_fn=preexec_fn)
+            )
         pid = running.process.pid
         yield ServerUnderTest(kind, running.host, running.port, pid, context, running)
 

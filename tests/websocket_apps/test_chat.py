@@ -22,6 +22,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosedError, InvalidStatus
 
 SNIPPETS = Path(__file__).resolve().parents[2] / "snippets"
+DOCS = SNIPPETS.parent / "docs"
 SERVER = "websocket_apps/chat_server.py"
 CLIENT = "websocket_apps/chat_client.py"
 WATCHER = "websocket_apps/chat_watcher.py"
@@ -119,6 +120,74 @@ async def test_binary_message_is_refused_with_1003(chat_server):
         with pytest.raises(ConnectionClosedError) as closed:
             await read_until_closed(bits)
     assert closed.value.rcvd.code == 1003  # unsupported data
+
+
+def cut_after_commas(text: str, columns: int = 43) -> list[str]:
+    """A JSON event as sent, cut after a comma where it is too wide for the
+    figure (the space after the comma starts the next line)."""
+    lines = [""]
+    for part in text.split(", "):
+        if lines[-1] and len(lines[-1]) + len(", ") + len(part) > columns:
+            lines[-1] += ","
+            lines.append(" " + part)
+        else:
+            lines[-1] += (", " if lines[-1] else "") + part
+    return lines
+
+
+@pytest.mark.asyncio
+async def test_the_figure_of_the_chat_shows_what_the_room_sends(start_server, request):
+    from sequence_figures import (
+        Actor,
+        Broadcast,
+        Message,
+        Note,
+        check_figure,
+        sequence_svg,
+    )
+
+    async def both_receive(*members: ClientConnection) -> str:
+        """The event each member got: the same text for all."""
+        received = {await asyncio.wait_for(m.recv(), TIMEOUT) for m in members}
+        [event] = received
+        return event
+
+    with start_server(SERVER) as server:  # a room of its own: empty
+        async with connect(chat_uri(server, "Ada")) as ada:
+            ada_joined = await both_receive(ada)
+            async with connect(chat_uri(server, "Grace")) as grace:
+                grace_joined = await both_receive(ada, grace)
+                said = "Hello, Grace!"
+                await ada.send(said)
+                relayed = await both_receive(ada, grace)
+            grace_left = await both_receive(ada)
+    closed_with = grace.protocol.close_sent.code
+    ada_, room, grace_ = 0, 1, 2
+    svg = sequence_svg(
+        "chat-flow",
+        "Two clients in the chat: what they send, what the room sends",
+        "Ada opens a WebSocket on /chat?name=Ada, and the server sends her "
+        f"{ada_joined}. Grace opens one on /chat?name=Grace, and the server "
+        f"sends both of them {grace_joined}. Ada sends the text {said}; the "
+        f"server sends both {relayed}. Grace leaves with a CLOSE frame, code "
+        f"{closed_with}, and the server sends Ada {grace_left}. Recorded by a "
+        "test from chat_server.py.",
+        actors=[Actor("Ada", "a client"), Actor("Server", "chat_server.py"),
+                Actor("Grace", "a client")],
+        steps=[
+            Note("Ada opens a WebSocket on /chat?name=Ada"),
+            Broadcast(room, (ada_,), cut_after_commas(ada_joined)),
+            Note("Grace joins on /chat?name=Grace: both are told"),
+            Broadcast(room, (ada_, grace_), cut_after_commas(grace_joined)),
+            Note("Ada says something: the room sends it to all"),
+            Message(ada_, room, [said]),
+            Broadcast(room, (ada_, grace_), cut_after_commas(relayed)),
+            Note("Grace leaves: the room tells those who stay"),
+            Message(grace_, room, [f"CLOSE {closed_with}"]),
+            Broadcast(room, (ada_,), cut_after_commas(grace_left)),
+        ],
+    )  # fmt: skip
+    check_figure(request, DOCS / "websockets" / "chat-flow.svg", svg)
 
 
 # --- The terminal client ---------------------------------------------------

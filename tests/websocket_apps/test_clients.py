@@ -62,6 +62,7 @@ CLIENTS = {
             secure=True,
             server="secure_echo_server.py",
         ),
+        Client("websocket_apps/auth_client.py", server="auth_server.py"),
     ]
 }
 
@@ -77,6 +78,7 @@ def failure_of(import_snippet, monkeypatch, local_certificates):
         if client.secure:
             options += ["--ca-file", str(local_certificates.ca_file)]
         monkeypatch.setattr(sys, "argv", [client.snippet, *args, *options])
+        monkeypatch.setenv("WEBSOCKET_TOKEN", "a token for the tests")
         if hasattr(module, "read_keyboard"):  # the chat's: no one types
             monkeypatch.setattr(module, "read_keyboard", lambda lines, loop: None)
         with pytest.raises(SystemExit) as exit_info:
@@ -142,7 +144,9 @@ def test_an_ipv6_address_without_brackets_is_an_invalid_url(client, failure_of):
 
 
 @pytest.mark.parametrize(
-    "client", [CLIENTS["echo_client"], CLIENTS["greeting_client"]], ids=str
+    "client",
+    [CLIENTS[name] for name in ("echo_client", "greeting_client", "auth_client")],
+    ids=str,
 )
 def test_host_ipv6_builds_a_url_in_brackets(client, import_snippet):
     module = import_snippet(client.snippet)
@@ -154,7 +158,10 @@ def test_host_ipv6_builds_a_url_in_brackets(client, import_snippet):
 def test_each_client_talks_over_ipv6(
     client, import_snippet, monkeypatch, peers, local_certificates
 ):
-    reply = "Hello" if client.snippet.endswith("greeting_client.py") else None
+    # The greeting and signed-in clients send a name or a token first: an
+    # echo server would send that back first. This peer answers "Hello".
+    fixed = ("greeting_client.py", "auth_client.py")
+    reply = "Hello" if client.snippet.endswith(fixed) else None
     with peers.echo(client.secure, host="::1", reply=reply) as peer:
         module = import_snippet(client.snippet)
         options = ["--host", "::1", "--port", str(peer.port), *client.options]
@@ -162,6 +169,7 @@ def test_each_client_talks_over_ipv6(
             options += ["--ca-file", str(local_certificates.ca_file)]
         monkeypatch.setattr(sys, "argv", [client.snippet, *options])
         monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+        monkeypatch.setenv("WEBSOCKET_TOKEN", "a token for the tests")
         module.main()  # no SystemExit: it worked
 
 

@@ -21,7 +21,7 @@ import pytest
 from peers.daemons import free_port, run_client
 from peers.programs import require
 
-from .conftest import Peer
+from .conftest import TOKEN, Peer
 
 # Python 3.10's asyncio warns when it frees a TLS transport that the peer's
 # close had already ended (its new TLS code in 3.11 no longer does):
@@ -44,10 +44,12 @@ GREETING_CLIENT = "websocket_apps/greeting_client.py"
 CHAT_CLIENT = "websocket_apps/chat_client.py"
 WATCHER = "websocket_apps/chat_watcher.py"
 SECURE_CLIENT = "websocket_apps/secure_echo_client.py"
+AUTH_CLIENT = "websocket_apps/auth_client.py"
 ECHO_SERVER = "websocket_apps/echo_server.py"
 GREETING_SERVER = "websocket_apps/greeting_server.py"
 CHAT_SERVER = "websocket_apps/chat_server.py"
 SECURE_SERVER = "websocket_apps/secure_echo_server.py"
+AUTH_SERVER = "websocket_apps/auth_server.py"
 SNIPPETS = Path(__file__).resolve().parents[2] / "snippets"
 
 
@@ -181,6 +183,25 @@ def test_secure_client_against_websocketd_over_tls(
     )
 
 
+@pytest.mark.interop(
+    AUTH_CLIENT, "websocketd", "signs in with its token; a wrong one refused"
+)
+def test_auth_client_against_websocketd(websocketd, main_of, monkeypatch):
+    # The script reads the token as the first line, within 5 s, and ends
+    # (websocketd then hangs up) if it is not the one it was given.
+    script = ("bash", websocketd_script("signed-in-echo.sh"))
+    with websocketd(*script, env={"WEBSOCKET_TOKEN": TOKEN}) as daemon:
+        port = str(daemon.port)
+        monkeypatch.setenv("WEBSOCKET_TOKEN", TOKEN)
+        echoed = main_of(AUTH_CLIENT, "--port", port)
+        monkeypatch.setenv("WEBSOCKET_TOKEN", "not the token")
+        refused, _ = main_of(AUTH_CLIENT, "--port", port)
+    assert echoed == (None, "Hello, signed in! 🔑\n")
+    url = f"ws://127.0.0.1:{port}/"
+    # websocketd hangs up without a closing handshake: no 1008 to explain.
+    assert refused == f"{url} closed the connection: no close frame received or sent"
+
+
 # --- The clients against nginx ------------------------------------------------
 
 
@@ -220,7 +241,8 @@ def websocketd_script(name: str) -> str:
 
 @pytest.fixture(scope="module")
 def servers(start_server, local_certificates):
-    """The four servers, as a reader starts them (the TLS one with the CA)."""
+    """The five servers, as a reader starts them (the TLS one with the CA,
+    the signed-in one with its token)."""
     from contextlib import ExitStack
 
     certificates = (
@@ -228,11 +250,15 @@ def servers(start_server, local_certificates):
         "--key", str(local_certificates.key_file),
     )  # fmt: skip
     with ExitStack() as stack:
+        with pytest.MonkeyPatch.context() as environment:
+            environment.setenv("WEBSOCKET_TOKEN", TOKEN)  # read at start
+            auth = stack.enter_context(start_server(AUTH_SERVER))
         yield {
             "echo": stack.enter_context(start_server(ECHO_SERVER, "--host", "::1")),
             "greeting": stack.enter_context(start_server(GREETING_SERVER)),
             "chat": stack.enter_context(start_server(CHAT_SERVER)),
             "secure": stack.enter_context(start_server(SECURE_SERVER, *certificates)),
+            "auth": auth,
         }
 
 
@@ -290,6 +316,24 @@ def test_secure_server_driven_by_node_ws(servers, node_ws, local_certificates):
     assert "self-signed" in events("error", untrusted)[0]["message"] or (
         "unable to" in events("error", untrusted)[0]["message"]
     )
+
+
+@pytest.mark.interop(
+    AUTH_SERVER, "node:ws", "a token first, then echoes; a wrong one gets 1008"
+)
+def test_auth_server_driven_by_node_ws(servers, node_ws):
+    url = f"ws://127.0.0.1:{servers['auth'].port}/"
+    found = node_ws(url, "--send", TOKEN, "--send", "Hello from Node",
+                    "--expect", "1")  # fmt: skip
+    assert events("message", found) == [
+        {"event": "message", "binary": False, "data": "Hello from Node"}
+    ]
+    assert events("close", found)[0]["code"] == 1000
+    refused = node_ws(url, "--send", "a guess", "--send", "Hello", "--expect", "1")
+    assert events("message", refused) == []
+    assert events("close", refused) == [
+        {"event": "close", "code": 1008, "reason": "authentication failed"}
+    ]
 
 
 # --- The chat's HTTP side with curl --------------------------------------------

@@ -210,7 +210,7 @@ def test_a_frame_over_the_size_limit_is_refused_before_it_arrives(
     "kind",
     each_server(
         ("silent", "Keepalive"),
-        only=["echo_server", "chat_server", "secure_echo_server"],
+        only=["echo_server", "chat_server", "secure_echo_server", "auth_server"],
     ),
 )
 def test_a_client_that_answers_no_ping_is_closed_with_1011(
@@ -270,7 +270,7 @@ def non_readers_flood(server, frame, seconds, record_wait, path=None) -> list:
     "kind",
     each_server(
         ("non-reading", "Time to take an echo"),
-        only=["echo_server", "secure_echo_server"],
+        only=["echo_server", "secure_echo_server", "auth_server"],
     ),
 )
 def test_echo_clients_that_stop_reading_are_dropped_and_memory_stays_bounded(

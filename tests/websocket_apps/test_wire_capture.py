@@ -1,9 +1,21 @@
 """Tests of the page "How WebSockets work" (docs/websockets/how-websockets-work.md)."""
 
+import asyncio
+from pathlib import Path
+from types import SimpleNamespace
+
 import pytest
+import websockets.frames
 from websockets.frames import Frame, Opcode
 
+from .frame_figure import frame_svg, parts
+
 CAPTURE = "websocket_apps/wire_capture.py"
+FIGURE = Path(__file__).resolve().parents[2] / "docs/websockets/websocket-frame.svg"
+# The masking key of the example in RFC 6455, section 5.7. websockets picks
+# a random key for each frame; the figure's test fixes it, so that the
+# figure stays the same from one run to the next.
+RFC_KEY = bytes.fromhex("37fa213d")
 
 
 def test_capture_shows_the_handshake_and_every_frame(run_example):
@@ -41,3 +53,25 @@ def test_a_missing_header_is_reported(import_snippet):
     assert capture.header(response, "upgrade") == "websocket"
     with pytest.raises(LookupError, match="no sec-websocket-accept header"):
         capture.header(response, "sec-websocket-accept")
+
+
+def test_the_frame_figure_shows_the_bytes_of_a_real_frame(
+    import_snippet, monkeypatch, request
+):
+    from sequence_figures import check_figure
+
+    capture = import_snippet(CAPTURE)
+    fixed = SimpleNamespace(token_bytes=lambda size: RFC_KEY[:size])
+    monkeypatch.setattr(websockets.frames, "secrets", fixed)
+    to_server, to_client = asyncio.run(capture.capture_conversation())
+    client_frames, server_frames = [
+        capture.split_head(data)[1] for data in (to_server, to_client)
+    ]
+    client_frame = client_frames[: sum(map(len, parts(client_frames)))]
+    server_frame = server_frames[: sum(map(len, parts(server_frames)))]
+    # What the page's decoder reads in the same bytes: the figure agrees.
+    said = next(capture.read_frames(client_frame))
+    assert said == capture.Frame(True, 0x1, True, b"Hello, WebSocket!")
+    assert next(capture.read_frames(server_frame)).payload == said.payload
+    assert client_frame[2:6] == RFC_KEY
+    check_figure(request, FIGURE, frame_svg(client_frame, server_frame))
