@@ -47,7 +47,7 @@ class Limits:
 
     auth_timeout: float = 5.0  # seconds to send the token, once connected
     max_size: int = 4096  # bytes in a message; more: closed with 1009
-    max_queue: int = 4  # messages received and not yet echoed
+    max_queue: int = 4  # frames received and not yet echoed
     send_timeout: float = 10.0  # seconds for an echo to leave; then dropped
     max_connections: int = 256  # at once, signed in or not; more: HTTP 503
     open_timeout: float = 10.0  # seconds to complete the opening handshake

@@ -2,7 +2,7 @@
 
 Start chat_server.py first, then run one client per person:
 
-    python chat_client.py --name Ada
+    python3 chat_client.py --name Ada
 
 Leave with Ctrl+D (Ctrl+Z then Enter on Windows). Another server: --host and
 --port, or --url (ws://[::1]:8782/chat for IPv6).

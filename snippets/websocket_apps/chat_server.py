@@ -2,7 +2,7 @@
 
 Run it, then open http://127.0.0.1:8782/ in a browser, or run chat_client.py:
 
-    python chat_server.py
+    python3 chat_server.py
 """
 
 import argparse

@@ -2,7 +2,7 @@
 
 Start chat_server.py first, then:
 
-    python chat_watcher.py
+    python3 chat_watcher.py
 
 Stop and restart the server: the watcher waits, retries, and comes back.
 Another server: --host and --port, or --url (ws://[::1]:8782/chat for IPv6).

@@ -2,7 +2,7 @@
 
 Start echo_server.py first, then:
 
-    python echo_client.py
+    python3 echo_client.py
 
 Another server: --host and --port, or --url (ws://[::1]:8780/ for IPv6).
 """

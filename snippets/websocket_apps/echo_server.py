@@ -2,7 +2,7 @@
 
 Run it, then run echo_client.py in another terminal:
 
-    python echo_server.py
+    python3 echo_server.py
 """
 
 import argparse
@@ -36,7 +36,7 @@ class Limits:
     --max-size, --max-queue, --send-timeout, --max-connections..."""
 
     max_size: int = 64 * 1024  # bytes in a message; more: closed with 1009
-    max_queue: int = 4  # messages received and not yet echoed
+    max_queue: int = 4  # frames received and not yet echoed
     send_timeout: float = 10.0  # seconds for an echo to leave; then dropped
     max_connections: int = 256  # at once; more: HTTP 503
     open_timeout: float = 10.0  # seconds to complete the opening handshake

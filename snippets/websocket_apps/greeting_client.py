@@ -2,7 +2,7 @@
 
 Start greeting_server.py first, then:
 
-    python greeting_client.py --name Ada
+    python3 greeting_client.py --name Ada
 
 Another server: --host and --port, or --url (ws://[::1]:8781/ for IPv6).
 """

@@ -2,7 +2,7 @@
 
 Run it, then run greeting_client.py in another terminal:
 
-    python greeting_server.py
+    python3 greeting_server.py
 """
 
 import argparse

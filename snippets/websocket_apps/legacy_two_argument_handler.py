@@ -3,7 +3,7 @@
 It starts, then fails on every connection: its handler still takes the
 `path` argument that websockets no longer passes.
 
-    python legacy_two_argument_handler.py
+    python3 legacy_two_argument_handler.py
 """
 
 import argparse

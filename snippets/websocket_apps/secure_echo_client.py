@@ -1,9 +1,9 @@
 """A wss:// client that verifies the server's certificate against a local CA.
 
 It needs the CA's certificate, certs/ca.pem, which make_local_ca.py makes
-(python make_local_ca.py --folder certs). Start secure_echo_server.py, then:
+(python3 make_local_ca.py --folder certs). Start secure_echo_server.py, then:
 
-    python secure_echo_client.py
+    python3 secure_echo_client.py
 
 Another server: --host and --port, or --url (wss://[::1]:8783/ for IPv6).
 """
@@ -25,7 +25,7 @@ from websockets.exceptions import (
 HOST = "127.0.0.1"
 PORT = 8783
 CA_FILE = "certs/ca.pem"  # written by make_local_ca.py
-MAKE_IT = "python make_local_ca.py --folder certs"
+MAKE_IT = "python3 make_local_ca.py --folder certs"
 TIMEOUT = 5.0  # seconds: fail fast rather than hang on a dead server
 
 

@@ -3,8 +3,8 @@
 It needs a certificate and its key: make them with make_local_ca.py (from
 the HTTPS page), then start the server in the same folder:
 
-    python make_local_ca.py --folder certs
-    python secure_echo_server.py
+    python3 make_local_ca.py --folder certs
+    python3 secure_echo_server.py
 """
 
 import argparse
@@ -32,7 +32,7 @@ HOST = "127.0.0.1"  # loopback: reachable from this machine only
 PORT = 8783
 CERT_FILE = "certs/server.pem"  # written by make_local_ca.py
 KEY_FILE = "certs/server-key.pem"
-MAKE_THEM = "python make_local_ca.py --folder certs"
+MAKE_THEM = "python3 make_local_ca.py --folder certs"
 SPARE_FILES = 16  # descriptors kept for the listening socket, the loop...
 OUT_OF_FILES = (errno.EMFILE, errno.ENFILE)  # for a process, for the system
 
@@ -43,7 +43,7 @@ class Limits:
     --max-size, --max-queue, --send-timeout, --max-connections..."""
 
     max_size: int = 64 * 1024  # bytes in a message; more: closed with 1009
-    max_queue: int = 4  # messages received and not yet echoed
+    max_queue: int = 4  # frames received and not yet echoed
     send_timeout: float = 10.0  # seconds for an echo to leave; then dropped
     max_connections: int = 256  # at once; more: HTTP 503
     open_timeout: float = 10.0  # seconds for the TLS and WebSocket handshakes

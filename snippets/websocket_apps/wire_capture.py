@@ -3,7 +3,7 @@
 It starts an echo server and a relay on loopback, sends a few messages through
 the relay, and prints the bytes the relay saw, decoded:
 
-    python wire_capture.py
+    python3 wire_capture.py
 """
 
 import argparse

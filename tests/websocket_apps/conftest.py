@@ -186,11 +186,12 @@ def raw_websocket() -> type[RawWebSocket]:
 
 # --- The four servers, for the fault matrix --------------------------------
 
-# Short limits, so that each fault is over in well under a second.
-OPEN_TIMEOUT = 0.5  # seconds for the whole opening handshake
-# TLS adds a handshake, slow on a busy machine: more time, not to drop the
-# well-behaved client instead of the attacker.
-TLS_OPEN_TIMEOUT = 2.0  # 1.5 s was once too short, with the machine at a load of 9
+# Short limits, so that each fault is over in a second or two. Not shorter:
+# the well-behaved client must finish its handshake in time too, on a busy
+# machine, with coverage tracing the server (0.5 s failed at a load of 10).
+OPEN_TIMEOUT = 1.0  # seconds for the whole opening handshake
+# TLS adds a handshake, slower still (1.5 s failed once at a load of 9).
+TLS_OPEN_TIMEOUT = 2.5
 KEEPALIVE = ["--ping-interval", "0.2", "--ping-timeout", "0.2"]
 CLOSE_TIMEOUT = ["--close-timeout", "0.2"]
 NO_KEEPALIVE = ("--ping-interval", "60")  # for a test that holds connections
@@ -221,7 +222,7 @@ class ServerKind:
 
 
 SHORT = ("--open-timeout", str(OPEN_TIMEOUT))
-AUTH_TIMEOUT = 0.5  # seconds to sign in, once connected
+AUTH_TIMEOUT = 1.0  # seconds to sign in, once connected (as OPEN_TIMEOUT)
 TOKEN = secrets.token_urlsafe()  # auth_server.py's, in WEBSOCKET_TOKEN
 SERVERS = {
     kind.name: kind

@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from .conftest import SERVERS, TEXT, RawWebSocket
+from .conftest import CLOSE, SERVERS, TEXT, RawWebSocket
 
 SERVER = "websocket_apps/auth_server.py"
 CLIENT = "websocket_apps/auth_client.py"
@@ -198,8 +198,16 @@ def test_a_signed_in_client_is_echoed_and_leaves_normally(auth_server):
     with auth_server.raw() as websocket:  # signed in
         websocket.send_frame(TEXT, "Hello, signed in! 🔑".encode())
         assert websocket.read_frame() == (TEXT, "Hello, signed in! 🔑".encode())
-        websocket.send_frame(0x8, struct.pack("!H", 1000))
+        websocket.send_frame(CLOSE, struct.pack("!H", 1000))
         assert websocket.read_close() == (1000, "")
+
+
+def test_a_client_that_leaves_without_waiting_for_its_echo(auth_server):
+    # The server's send() then meets a closed connection: a normal end.
+    with auth_server.raw() as leaving:  # signed in
+        leaving.send_then_close("no need to answer")
+        assert leaving.read_frame() == (CLOSE, struct.pack("!H", 1000))
+    auth_server.serve_one()
 
 
 def test_the_log_names_refused_clients_never_the_token(auth_server):

@@ -71,7 +71,7 @@ CLIENTS = {
 def failure_of(import_snippet, monkeypatch, local_certificates):
     """Run a client's main() with these arguments; the line it exits with."""
 
-    def run(client: Client, *args: str, timeout: float = 0.3) -> str:
+    def run(client: Client, *args: str, timeout: float = 2.0) -> str:
         module = import_snippet(client.snippet)
         monkeypatch.setattr(module, "TIMEOUT", timeout)  # a short patience
         options = list(client.options)

@@ -150,7 +150,7 @@ def test_the_client_without_its_ca_file_says_how_to_make_it(run_example):
         run_example(CLIENT, "--ca-file", "certs/nowhere.pem")
     assert exit_info.value.code == (
         "No CA file certs/nowhere.pem: make it with "
-        "python make_local_ca.py --folder certs"
+        "python3 make_local_ca.py --folder certs"
     )
 
 
@@ -208,7 +208,8 @@ def test_the_server_without_its_certificate_says_how_to_make_it(
     with pytest.raises(SystemExit) as exit_info:
         run_example(SERVER, *arguments)
     assert exit_info.value.code == (
-        "No file certs/nowhere.pem: make it with python make_local_ca.py --folder certs"
+        "No file certs/nowhere.pem: make it with "
+        "python3 make_local_ca.py --folder certs"
     )
 
 
