@@ -4,7 +4,7 @@
   would: an invalid frame, a frame header that announces too much, a client
   that never answers a ping, never reads, or disappears without closing.
 * `echo_server` is the echo server of "Server and client", for two pages.
-* `SERVERS` describes the four server snippets for the fault matrix
+* `SERVERS` describes the five server snippets for the fault matrix
   (test_limits.py): how to start each with short limits, and a well-behaved
   client that must still be served while a fault goes on.
 
@@ -184,7 +184,7 @@ def raw_websocket() -> type[RawWebSocket]:
     return RawWebSocket
 
 
-# --- The four servers, for the fault matrix --------------------------------
+# --- The five servers, for the fault matrix --------------------------------
 
 # Short limits, so that each fault is over in a second or two. Not shorter:
 # the well-behaved client must finish its handshake in time too, on a busy
