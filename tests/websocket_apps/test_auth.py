@@ -127,7 +127,7 @@ def test_a_token_sent_a_byte_at_a_time_is_cut_off_at_the_deadline(
     started = time.monotonic()
     with auth_server.raw(sign_in=False) as dripping:
         dripping.sock.settimeout(0.05)  # paces the drip: one byte per wait
-        code = None
+        code = reason = None
         for index in range(len(token) - 1):  # never the last one
             piece = token[index : index + 1]
             dripping.sock.sendall(fragment(piece, first=index == 0, last=False))
@@ -136,10 +136,10 @@ def test_a_token_sent_a_byte_at_a_time_is_cut_off_at_the_deadline(
                 break
             except TimeoutError:
                 continue
+        lasted = time.monotonic() - started
         waited = time.monotonic()
         auth_server.serve_one()
         record_wait(time.monotonic() - waited)
-    lasted = time.monotonic() - started
     assert (code, reason) == (1008, "authentication timed out")
     assert AUTH_TIMEOUT <= lasted < AUTH_TIMEOUT + MARGIN
 
