@@ -110,6 +110,16 @@ def failure(error: Exception) -> str:
 
 
 # --8<-- [end:failures]
+# --8<-- [start:run]
+def show(replies: list[str]) -> None:
+    for received in replies:
+        # !r: a reply from another server may hold control characters.
+        print(f"< {received!r}")
+        #> < 'Hello, WebSocket!'
+        #> < 'Ça va ? 👋'
+
+
+# --8<-- [end:run]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default=HOST)
@@ -129,11 +139,7 @@ def main() -> None:
         replies = asyncio.run(converse(url, args.messages, args.cafile))
     except (aiohttp.ClientError, asyncio.TimeoutError, Closed) as error:
         sys.exit(f"{url}: {failure(error)}")
-    for received in replies:
-        # !r: a reply from another server may hold control characters.
-        print(f"< {received!r}")
-        #> < 'Hello, WebSocket!'
-        #> < 'Ça va ? 👋'
+    show(replies)
 
 
 if __name__ == "__main__":

@@ -82,6 +82,7 @@ async def answer_slowly(
 
 
 # --8<-- [end:server]
+# --8<-- [start:stopwatch]
 class Stopwatch:
     """The time each request took its connection, one after the other.
 
@@ -108,6 +109,7 @@ class Clock:
         self.cpu = time.process_time()  # this process's, every thread's
 
 
+# --8<-- [end:stopwatch]
 # --8<-- [start:threads]
 def with_threads(
     url: str,
@@ -204,6 +206,10 @@ class Result:
         return self.cpu_seconds / self.requests
 
     @property
+    def cores_used(self) -> float:
+        return self.cpu_seconds / self.seconds
+
+    @property
     def memory_per_connection(self) -> float | None:
         if self.memory is None:  # pragma: no cover (Windows)
             return None
@@ -298,7 +304,7 @@ def machine() -> dict:
 
 
 def processor() -> str:
-    """The processor's name (platform.processor() is empty on Linux)."""
+    """The processor's name (platform.processor() says little on Linux)."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
             for line in cpuinfo:
@@ -306,7 +312,7 @@ def processor() -> str:
                     return line.split(":", 1)[1].strip()
     except OSError:  # pragma: no cover (not Linux)
         pass
-    return platform.processor() or platform.machine()  # pragma: no cover
+    return platform.processor()  # pragma: no cover (no name in /proc)
 
 
 def described(machine: dict) -> str:
@@ -338,6 +344,10 @@ def cpu(result: Result) -> str:
     return f"{result.cpu_per_request * 1000:.2f}"
 
 
+def cores(result: Result) -> str:
+    return f"{result.cores_used:.2f}"
+
+
 def memory(result: Result) -> str:
     per_connection = result.memory_per_connection
     if per_connection is None:  # pragma: no cover (Windows)
@@ -349,6 +359,7 @@ TABLES = {  # a title, and how each cell shows a result
     "Requests per second (more is better)": rate,
     "Latency in ms, median / 99th percentile (less is better)": latency,
     "CPU time per request, in ms (less is better)": cpu,
+    "CPU the client got, in cores": cores,
     "Memory per connection, in KiB (less is better)": memory,
 }
 

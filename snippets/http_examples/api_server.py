@@ -36,6 +36,11 @@ from aiohttp import BodyPartReader, WSCloseCode, WSMsgType, hdrs, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 try:
+    from asyncio import timeout  # Python 3.11 and later
+except ImportError:  # pragma: no cover (Python 3.10, where aiohttp needs it)
+    from async_timeout import timeout
+
+try:
     import resource  # Unix: how many files this process may open
 except ImportError:  # pragma: no cover (Windows has no such limit)
     resource = None
@@ -432,54 +437,62 @@ async def hash_file(request: web.Request, limit: int) -> dict:
 
 # --8<-- [end:upload]
 # --8<-- [start:websocket]
+WEBSOCKETS = web.AppKey("websockets", weakref.WeakSet)
+
+
 async def websocket_echo(request: web.Request) -> web.WebSocketResponse:
     """GET /ws: a WebSocket that sends every message back."""
     limits = request.app[LIMITS]
     websocket = web.WebSocketResponse(
         heartbeat=limits.ws_heartbeat,  # a ping; no pong in time: closed
-        max_msg_size=limits.ws_max_message_size,  # over it: closed, 1009
+        max_msg_size=limits.ws_max_message_size,  # 1009 at this size
     )
     if not websocket.can_prepare(request).ok:  # a plain GET, say
         raise web.HTTPUpgradeRequired(text="connect with a WebSocket client")
     check_origin(request)
     await websocket.prepare(request)  # 101 Switching Protocols
-    request.app[WEBSOCKETS].add(websocket)  # closed on shutdown
+    request.app[WEBSOCKETS].add(websocket)  # to close it on shutdown
     # send_or_drop() resets a client that does not read its echoes.
     with contextlib.suppress(ConnectionResetError):
         await echo_messages(request, websocket, limits.ws_message_timeout)
     return websocket
 
 
+# --8<-- [end:websocket]
+# --8<-- [start:ws_echo]
 async def echo_messages(
     request: web.Request, websocket: web.WebSocketResponse, seconds: float
 ) -> None:
     """Echo until the client closes, or sends nothing for `seconds`."""
-    while True:
-        try:
+    try:
+        while True:
             # One deadline for a whole message, pings included: aiohttp's
             # receive_timeout starts again at each frame, a ping too.
-            message = await asyncio.wait_for(websocket.receive(), seconds)
-        except asyncio.TimeoutError:
-            reason = f"no message within {seconds} s"
-            closing = websocket.close(
-                code=WSCloseCode.POLICY_VIOLATION, message=reason.encode()
-            )
-            await send_or_drop(request, closing)
-            return
-        if message.type is WSMsgType.TEXT:
-            await send_or_drop(request, websocket.send_str(message.data))
-        elif message.type is WSMsgType.BINARY:
-            await send_or_drop(request, websocket.send_bytes(message.data))
-        else:  # closed by the client, or on an error (1009, 1002...)
-            return
+            async with timeout(seconds):
+                message = await websocket.receive()
+            if message.type is WSMsgType.TEXT:
+                await send_or_drop(request, websocket.send_str(message.data))
+            elif message.type is WSMsgType.BINARY:
+                data = message.data
+                await send_or_drop(request, websocket.send_bytes(data))
+            else:  # closed by the client, or on an error (1009, 1002...)
+                return
+    except asyncio.TimeoutError:
+        reason = f"no message within {seconds} s"
+        closing = websocket.close(
+            code=WSCloseCode.POLICY_VIOLATION, message=reason.encode()
+        )
+        await send_or_drop(request, closing)
 
 
+# --8<-- [end:ws_echo]
+# --8<-- [start:origin]
 def check_origin(request: web.Request) -> None:
     """Let only this server's own pages, and the --allow-origin ones, in.
 
-    A browser says which page opened a WebSocket, and sends the cookies
-    of this server along: a page of another site must not use them
-    (cross-site WebSocket hijacking). Programs send no Origin.
+    A browser says which page opened a WebSocket, and would send this
+    server's cookies along: a page of another site must not get to use
+    them (cross-site WebSocket hijacking). Programs send no Origin.
     """
     origin = request.headers.get(hdrs.ORIGIN)
     if origin is None:
@@ -490,9 +503,8 @@ def check_origin(request: web.Request) -> None:
         raise web.HTTPForbidden(text=f"origin {origin!r} may not connect")
 
 
-WEBSOCKETS = web.AppKey("websockets", weakref.WeakSet)
-
-
+# --8<-- [end:origin]
+# --8<-- [start:ws_shutdown]
 async def close_websockets(app: web.Application) -> None:
     """On shutdown: tell each WebSocket client, with 1001 Going Away."""
     for websocket in list(app[WEBSOCKETS]):
@@ -502,7 +514,7 @@ async def close_websockets(app: web.Application) -> None:
         )
 
 
-# --8<-- [end:websocket]
+# --8<-- [end:ws_shutdown]
 # --8<-- [start:app]
 def make_app(
     limits: Limits | None = None,

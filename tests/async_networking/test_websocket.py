@@ -237,6 +237,37 @@ async def test_a_binary_reply_is_counted(import_snippet):
         assert await client.converse(url, ["hello"]) == ["3 bytes"]
 
 
+class OneMessage:
+    """Stands for a ClientWebSocketResponse: receive() gives `message`."""
+
+    def __init__(self, message: aiohttp.WSMessage) -> None:
+        self.message = message
+
+    async def receive(self) -> aiohttp.WSMessage:
+        return self.message
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(
+    ("kind", "data", "extra", "said"),
+    [
+        (aiohttp.WSMsgType.CLOSE, 1000, "", "the server closed the connection: 1000"),
+        (aiohttp.WSMsgType.ERROR, ValueError("too big"), None,
+         "the connection failed: too big"),
+        (aiohttp.WSMsgType.CLOSED, None, None,
+         "the connection ended without a closing frame"),
+    ],
+    ids=["close", "error", "closed"],
+)  # fmt: skip
+async def test_each_way_a_conversation_ends_is_told(
+    import_snippet, kind, data, extra, said
+):
+    client = import_snippet(CLIENT)
+    with pytest.raises(client.Closed) as closed:
+        await client.reply(OneMessage(aiohttp.WSMessage(kind, data, extra)))
+    assert str(closed.value) == said
+
+
 async def raw_server(answer: bytes, port_found: asyncio.Future) -> None:
     """A TCP server that answers any request with `answer`, then hangs up."""
 
@@ -331,6 +362,19 @@ def test_the_client_against_websocketd_over_tls(
 
 
 # --- The server: what the page says it allows ------------------------------------
+
+
+def test_bytes_come_back_as_bytes(server):
+    async def echo_bytes() -> aiohttp.WSMessage:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(ws_url(server)) as websocket,
+        ):
+            await websocket.send_bytes(b"\x00\xff")
+            return await websocket.receive(timeout=5)
+
+    reply = asyncio.run(echo_bytes())
+    assert (reply.type, reply.data) == (aiohttp.WSMsgType.BINARY, b"\x00\xff")
 
 
 def test_a_plain_get_is_told_to_use_a_websocket(server):
