@@ -25,11 +25,11 @@ HOST = "127.0.0.1"
 PORT = 8080
 PATH = "/ws"
 MESSAGES = ["Hello, WebSocket!", "Ça va ? 👋"]
-# The opening handshake is an HTTP request: `connect` for the connection,
-# `sock_read` for the answer. No `total`: it would end the conversation too.
-HANDSHAKE = aiohttp.ClientTimeout(total=None, connect=3, sock_read=5)
-# Then: how long to wait for each reply, and for the server to answer
-# the closing frame.
+# The opening handshake is an HTTP request, with a request's timeouts:
+# `connect`, `sock_read` for each read of the answer, `total` for all.
+HANDSHAKE = aiohttp.ClientTimeout(total=10, connect=3, sock_read=5)
+# The conversation has its own: for each reply, and for the server to
+# answer the closing frame.
 CONVERSATION = aiohttp.ClientWSTimeout(ws_receive=5, ws_close=5)
 HEARTBEAT = 10  # s between pings; no pong within half that: closed
 MAX_SIZE = 64 * 1024  # bytes in a reply; this many: the client closes
@@ -63,12 +63,15 @@ async def converse(
 # --8<-- [end:converse]
 # --8<-- [start:reply]
 class Closed(Exception):
-    """The connection ended before a reply came."""
+    """The conversation ended before a reply came."""
 
 
 async def reply(websocket: aiohttp.ClientWebSocketResponse) -> str:
-    """The next message, as text; Closed if the connection ends first."""
-    message = await websocket.receive()  # ws_receive: TimeoutError
+    """The next message, as text; Closed if none comes."""
+    try:
+        message = await websocket.receive()
+    except asyncio.TimeoutError:  # after CONVERSATION.ws_receive
+        raise Closed(f"no reply within {CONVERSATION.ws_receive} s") from None
     if message.type is aiohttp.WSMsgType.TEXT:
         return message.data
     if message.type is aiohttp.WSMsgType.BINARY:
@@ -105,8 +108,8 @@ def failure(error: Exception) -> str:
     if isinstance(error, aiohttp.SocketTimeoutError):
         return f"no answer to the handshake within {HANDSHAKE.sock_read} s"
     if isinstance(error, asyncio.TimeoutError):  # TimeoutError on 3.11+
-        return f"no reply within {CONVERSATION.ws_receive} s"
-    return str(error)  # Closed: how the connection ended
+        return f"no handshake within {HANDSHAKE.total} s"
+    return str(error)  # Closed: how the conversation ended
 
 
 # --8<-- [end:failures]

@@ -196,6 +196,7 @@ class Result:
     median_latency: float  # seconds
     slowest_latency: float  # seconds: the 99th percentile
     memory: int | None  # bytes more at the peak than before the run
+    server_cpu_seconds: float = 0.0  # the server's, during the run
 
     @property
     def per_second(self) -> float:
@@ -208,6 +209,10 @@ class Result:
     @property
     def cores_used(self) -> float:
         return self.cpu_seconds / self.seconds
+
+    @property
+    def server_cpu_per_request(self) -> float:
+        return self.server_cpu_seconds / self.requests
 
     @property
     def memory_per_connection(self) -> float | None:
@@ -274,12 +279,14 @@ async def benchmark(args: argparse.Namespace) -> list[Result]:
         results = []
         for connections in args.connections:
             for method in CLIENTS:
-                runs = [
-                    await in_new_process(
+                runs = []
+                for _ in range(args.repeat):
+                    serving = time.process_time()  # this process: the server
+                    run = await in_new_process(
                         measure, method, url, connections, args.requests_each
                     )
-                    for _ in range(args.repeat)
-                ]
+                    run.server_cpu_seconds = time.process_time() - serving
+                    runs.append(run)
                 # The fastest run is the one other work disturbed least.
                 best = min(runs, key=lambda run: run.seconds)
                 print(f"{method}, {connections} at once: {rate(best)}/s")
@@ -327,6 +334,20 @@ def described(machine: dict) -> str:
         before, after = machine["load"], machine["load_after"]
         lines.append(f"Load average: {before} before, {after} after")
     return "\n".join(lines)
+
+
+def server_cost(results: list[Result]) -> str:
+    """What the server cost, at the most connections: it must stay small."""
+    most = max(result.connections for result in results)
+    busiest = max(
+        result.server_cpu_per_request
+        for result in results
+        if result.connections == most
+    )
+    return (
+        f"The server used {busiest * 1000:.2f} ms of CPU a request"
+        f" at {most:,} connections."
+    )
 
 
 # --8<-- [start:tables]
@@ -462,6 +483,7 @@ def main() -> None:
         measured_on["load_after"] = round(os.getloadavg()[0], 1)
     print(f"\n{described(measured_on)}")
     print(f"Each request waits {args.delay} s at the server.")
+    print(server_cost(results))
     for title, table in tables(results).items():
         print(f"\n{title}\n\n{table}")
     if args.json:

@@ -59,12 +59,14 @@ def test_script_prints_saves_and_draws_its_figures(
         "asyncio, 3 at once",
     ]
     figures = json.loads(saved.read_text())
+    results = [script.Result(**result) for result in figures["results"]]
     assert machine.splitlines() == [
         *script.described(figures["machine"]).splitlines(),
         "Each request waits 0.01 s at the server.",
+        script.server_cost(results),
     ]
     assert figures["machine"]["cores"] == os.cpu_count()
-    # Four tables, each a title and a row per number of connections.
+    # Five tables, each a title and a row per number of connections.
     titles, bodies = tables[0::2], tables[1::2]
     assert titles == list(script.TABLES)
     for body in bodies:
@@ -72,13 +74,13 @@ def test_script_prints_saves_and_draws_its_figures(
         assert header == "| connections | threads | asyncio |"
         assert rule == "| ---: | ---: | ---: |"
         assert [ROW.fullmatch(row)[1] for row in rows] == ["2", "3"]
-    results = [script.Result(**result) for result in figures["results"]]
     assert [(r.method, r.connections, r.requests) for r in results] == [
         ("threads", 2, 4),
         ("asyncio", 2, 4),
         ("threads", 3, 6),
         ("asyncio", 3, 6),
     ]
+    assert all(result.server_cpu_seconds > 0 for result in results)
     assert chart.read_text() == script.bar_chart(results, 0.01)
 
 
@@ -118,15 +120,23 @@ def test_the_page_shows_the_figures_the_script_saved(request, import_snippet):
     page = PAGE.read_text(encoding="utf-8")
     shown = dict(re.findall(r"<!-- table: (.+?) -->\n((?:\|.*\n)+)", page))
     expected = {title: table + "\n" for title, table in script.tables(results).items()}
-    machine = script.described(figures["machine"])
+    machine = "<!-- machine -->\n```text\n" + script.described(figures["machine"])
+    machine += "\n" + script.server_cost(results)
+    described = re.compile(r"<!-- machine -->\n```text\n.*?(?=\n```)", re.DOTALL)
+    chart = script.bar_chart(results, figures["delay"])
+    height = re.search(r'height="(\d+)"', chart)[1]  # the page reserves it
+    embedded = re.compile(r'(sync-vs-async\.svg\)\{ width="400" height=")(\d+)"')
     if request.config.getoption("update_examples"):
         for title, table in expected.items():
             page = page.replace(
                 f"<!-- table: {title} -->\n{shown[title]}",
                 f"<!-- table: {title} -->\n{table}",
             )
+        page = embedded.sub(rf'\g<1>{height}"', page)
+        page = described.sub(lambda _: machine, page)
         PAGE.write_text(page, encoding="utf-8")
     else:
         assert shown == expected
-        assert f"```text\n{machine}\n" in page  # as the script said it
-    check_figure(request, CHART, script.bar_chart(results, figures["delay"]))
+        assert described.search(page)[0] == machine  # as the script said it
+        assert embedded.search(page)[2] == height
+    check_figure(request, CHART, chart)
