@@ -55,6 +55,7 @@ MAX_NOTE_LENGTH = 1000  # characters in a note's text
 MAX_NESTING = 64  # levels of lists and objects in a JSON body
 MAX_TRACKED_KEYS = 1000  # /flaky forgets the oldest keys beyond this
 SPARE_FILES = 32  # file descriptors kept for all but connections
+GOODBYE_TIMEOUT = 1.0  # s for WebSocket clients to answer, on shutdown
 NO_LINGER = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() resets
 
 log = logging.getLogger("api_server")
@@ -506,12 +507,18 @@ def check_origin(request: web.Request) -> None:
 # --8<-- [end:origin]
 # --8<-- [start:ws_shutdown]
 async def close_websockets(app: web.Application) -> None:
-    """On shutdown: tell each WebSocket client, with 1001 Going Away."""
-    for websocket in list(app[WEBSOCKETS]):
-        await websocket.close(
-            code=WSCloseCode.GOING_AWAY,
-            message=b"server shutdown",
-        )
+    """On shutdown: tell each WebSocket client, with 1001 Going Away.
+
+    All at once, and for a second at most: close() waits for the client
+    to answer, and for ever for a client that reads nothing.
+    """
+    closing = [
+        websocket.close(code=WSCloseCode.GOING_AWAY, message=b"shutdown")
+        for websocket in list(app[WEBSOCKETS])
+    ]
+    with contextlib.suppress(asyncio.TimeoutError):
+        async with timeout(GOODBYE_TIMEOUT):
+            await asyncio.gather(*closing)
 
 
 # --8<-- [end:ws_shutdown]

@@ -87,20 +87,22 @@ def well_behaved(server, record_wait=None) -> None:
 KEY = base64.b64encode(os.urandom(16)).decode()
 
 
-def handshake(server, origin: str | None = None) -> socket.socket:
-    """A TCP connection that has switched to WebSocket (101) at /ws."""
-    sock = attacks.connect(server.host, server.port)
+def handshake_request(host: str) -> bytes:
     lines = [
         "GET /ws HTTP/1.1",
-        f"Host: {ws_url(server).split('/')[2]}",
+        f"Host: {host}",
         "Upgrade: websocket",
         "Connection: Upgrade",
         f"Sec-WebSocket-Key: {KEY}",
         "Sec-WebSocket-Version: 13",
     ]
-    if origin:
-        lines.append(f"Origin: {origin}")
-    sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def handshake(server) -> socket.socket:
+    """A TCP connection that has switched to WebSocket (101) at /ws."""
+    sock = attacks.connect(server.host, server.port)
+    sock.sendall(handshake_request(ws_url(server).split("/")[2]))
     answer = b""
     while b"\r\n\r\n" not in answer:
         answer += sock.recv(1)  # a byte at a time: no frame is read too
@@ -572,6 +574,7 @@ async def test_websockets_are_told_when_the_server_stops(import_snippet):
     app = import_snippet(API_SERVER).make_app()
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
+    stopping = None
     try:
         async with (
             aiohttp.ClientSession() as session,
@@ -582,13 +585,46 @@ async def test_websockets_are_told_when_the_server_stops(import_snippet):
             stopping = asyncio.create_task(server.close())
             closed = await websocket.receive(timeout=5)
     finally:
-        await server.close()
-    await stopping
+        await (stopping or server.close())
     assert (closed.type, closed.data, closed.extra) == (
         aiohttp.WSMsgType.CLOSE,
         1001,
-        "server shutdown",
+        "shutdown",
     )
+
+
+async def fill_until_stuck(writer: asyncio.StreamWriter, message: bytes) -> bool:
+    """Send until the server stops reading, as its echoes wait for us."""
+    for _ in range(1000):
+        writer.write(message)
+        try:
+            await asyncio.wait_for(writer.drain(), 0.5)
+        except asyncio.TimeoutError:
+            return True
+    return False
+
+
+@pytest.mark.asyncio
+async def test_a_client_that_reads_nothing_does_not_hold_up_the_shutdown(
+    import_snippet, monkeypatch
+):
+    api = import_snippet(API_SERVER)
+    monkeypatch.setattr(api, "GOODBYE_TIMEOUT", 0.2)
+    app = api.make_app()
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        reader, writer = await asyncio.open_connection(server.host, server.port)
+        writer.write(handshake_request(f"{server.host}:{server.port}"))
+        assert (await reader.readuntil(b"\r\n\r\n")).startswith(b"HTTP/1.1 101")
+        writer.transport.pause_reading()  # it reads nothing from now on
+        assert await fill_until_stuck(writer, frame(b"x" * 60_000))
+        start = time.monotonic()
+        await api.close_websockets(app)
+        assert time.monotonic() - start < api.GOODBYE_TIMEOUT + SLACK
+        writer.transport.abort()
+    finally:
+        await server.close()
 
 
 # --- The server, driven by real clients ------------------------------------------
