@@ -492,9 +492,6 @@ def never_reads(server) -> float | None:
         return attacks.closed_within(stuck, SEND_TIMEOUT + SLACK)
 
 
-@pytest.mark.hostile(API_SERVER, "silent", limit="WebSocket time per message")
-@pytest.mark.hostile(API_SERVER, "slow drip", limit="WebSocket time per message")
-@pytest.mark.hostile(API_SERVER, "silent", limit="WebSocket keepalive")
 async def over_the_connection_limit(server) -> int:
     """The strict server admits 8 connections; WebSockets count."""
     async with aiohttp.ClientSession() as session:
@@ -510,6 +507,9 @@ async def over_the_connection_limit(server) -> int:
     return refused.value.status
 
 
+@pytest.mark.hostile(API_SERVER, "silent", limit="WebSocket time per message")
+@pytest.mark.hostile(API_SERVER, "slow drip", limit="WebSocket time per message")
+@pytest.mark.hostile(API_SERVER, "silent", limit="WebSocket keepalive")
 @pytest.mark.hostile(API_SERVER, "non-reading", limit="Time to read an answer")
 @pytest.mark.hostile(API_SERVER, "flood", limit="Connections")
 def test_clients_that_stall_are_dropped_each_at_its_limit(strict, record_wait):
