@@ -71,7 +71,7 @@ async def put_once(
     if header.kind == ERROR:
         raise Refused(parse_error(payload))
     if header.kind != STORED or payload != sha256(content):
-        raise ProtocolError(0, "the server stored other bytes than we sent")
+        raise ProtocolError(0, "its SHA-256 is not that of what we sent")
 
 
 # --8<-- [end:put]

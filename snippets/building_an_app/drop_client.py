@@ -107,7 +107,7 @@ def put(path: Path, name: str, host: str, port: int, **options) -> str:
     expect(kind, STORED)
     # The server says what it stored: check it is what we sent.
     if digest != sha256(content):
-        raise ProtocolError(0, "the server stored other bytes than we sent")
+        raise ProtocolError(0, "its SHA-256 is not that of what we sent")
     return f"Stored {name}: {len(content)} bytes, SHA-256 checked"
 
 
@@ -153,11 +153,9 @@ def explain(error: Exception, where: str) -> str:
         return f"{where} closed without a reply (TLS? add --ca-file)"
     if isinstance(error, EndedEarly):
         return f"{where} hung up in the middle of its reply"
-    if isinstance(error, socket.gaierror):
-        return f"Cannot resolve {where}: {error.strerror}"
-    if isinstance(error, FileNotFoundError):
-        return f"No such file: {error.filename}"
-    return f"Network error with {where}: {error}"
+    if isinstance(error, OSError) and error.filename:  # a file of ours
+        return f"Cannot use {error.filename}: {error.strerror}"
+    return f"Cannot reach {where}: {error}"
 
 
 # --8<-- [end:explain]

@@ -292,6 +292,7 @@ async def handle_drop(reader, writer, store, limits, connections) -> None:
     """Serve one DROP connection within the deadline; never raise."""
     if connections.full():
         # Refused at once, with a reason: no slot, nothing read.
+        print("Busy: a connection refused", flush=True)
         writer.write(error_reply(Code.BUSY, "too many connections"))
         writer.close()
         return
@@ -309,11 +310,11 @@ async def handle_drop(reader, writer, store, limits, connections) -> None:
             writer.transport.abort()  # and drop what it did not read
         except asyncio.IncompleteReadError:
             print("Client closed mid-request", flush=True)
-        except ConnectionError as error:
+        except OSError as error:  # reset, or gone before we half-closed
             print(f"Client went away: {error.strerror}", flush=True)
         finally:
             writer.close()
-            with contextlib.suppress(ConnectionError):
+            with contextlib.suppress(OSError):  # reset: nothing to flush
                 await writer.wait_closed()
 
 
@@ -401,7 +402,7 @@ class Website:
     def route(self, connection: ServerConnection, request: Request):
         # Against DNS rebinding: another site's name, pointed at 127.0.0.1,
         # arrives in Host. Answer only the names this server goes by.
-        if request.headers.get("Host") not in self.hosts:
+        if not one_of(request.headers.get_all("Host"), self.hosts):
             return connection.respond(HTTPStatus.FORBIDDEN, "Unknown host\n")
         if request.path in PAGES:
             return page(connection, *PAGES[request.path])
@@ -409,8 +410,8 @@ class Website:
             return connection.respond(HTTPStatus.NOT_FOUND, "Not found\n")
         # A page of another site, open in the same browser, must not use
         # this server in the reader's name. Programs send no Origin.
-        origin = request.headers.get("Origin")
-        if origin is not None and origin not in self.origins:
+        origins = request.headers.get_all("Origin")
+        if origins and not one_of(origins, self.origins):
             return connection.respond(HTTPStatus.FORBIDDEN, "Bad origin\n")
         if self.connections.full() or self.connections.draining:
             busy = HTTPStatus.SERVICE_UNAVAILABLE
@@ -419,6 +420,11 @@ class Website:
 
 
 SCHEMES = ("http", "https")  # https: behind a proxy that adds TLS
+
+
+def one_of(values: list[str], allowed: set[str]) -> bool:
+    """One header, and an allowed value: two Host headers are refused."""
+    return len(values) == 1 and values[0] in allowed
 
 
 def page(connection: ServerConnection, filename: str, content_type: str):

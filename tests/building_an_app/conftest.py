@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import queue
 import socket
+import struct
 import sys
 import threading
 import time
@@ -166,3 +167,39 @@ def error_of(reply: bytes):
     header = parse_header(reply[:HEADER_SIZE], max_length=1024)
     assert header.kind == ERROR, reply[:64]
     return parse_error(reply[HEADER_SIZE : HEADER_SIZE + header.length])
+
+
+# --- Servers that are not drop_server.py ---------------------------------------
+
+
+@contextmanager
+def canned_server(reply: bytes, *, then_reset: bool = False) -> Iterator[int]:
+    """A server on a free port that reads one request, sends `reply`, and
+    closes (or resets): what another server, or a broken one, might do."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    listener.settimeout(TIMEOUT)
+
+    def answer_once() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.settimeout(TIMEOUT)
+            conn.recv(64 * 1024)
+            conn.sendall(reply)
+            if then_reset:
+                conn.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                )
+
+    thread = threading.Thread(target=answer_once, daemon=True)
+    with listener:
+        thread.start()
+        yield listener.getsockname()[1]
+        thread.join(timeout=TIMEOUT)
+
+
+@contextmanager
+def silent_listener() -> Iterator[int]:
+    """A port where the kernel accepts connections and nobody ever answers."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        yield listener.getsockname()[1]
