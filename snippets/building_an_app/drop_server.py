@@ -515,6 +515,11 @@ async def drain(drop_server, ws_server, connections: Connections) -> None:
     """
     connections.draining = True
     drop_server.close()  # no new connections; the open ones go on
+    # A connection accepted just before close() reaches handle_drop() a
+    # few turns of the event loop later: let those turns happen, so that
+    # it is counted below and served too.
+    for _ in range(5):
+        await asyncio.sleep(0)
     closing = []
     if ws_server is not None:
         ws_server.close(close_connections=False)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import functools
 import http.server
+import os
 import socket
+import ssl
 import threading
 
 import pytest
@@ -22,7 +24,7 @@ from drop_protocol import (
     put_request,
     sha256,
 )
-from hostile.attacks import served_within
+from hostile.attacks import memory_of, served_within
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
@@ -32,8 +34,12 @@ from .conftest import (
     SERVER,
     SNIPPETS,
     TIMEOUT,
+    drop_server_running,
     error_of,
     read_to_end,
+)
+from .conftest import (
+    connect as connect_tcp,
 )
 
 PAGE = "building_an_app/drop.html"
@@ -247,3 +253,98 @@ def test_the_page_connects_only_when_asked(page_without_server, chromium):
     assert console == []  # a clean console with no server running
     assert websockets == []  # and no connection before the click
     assert len(record["websockets"]) == 1  # the click tried, once
+
+
+# --- Large replies: clients that stop reading, or go away ---------------------------
+
+LARGE = 8 * 2**20  # more than the kernel buffers of a connection hold
+
+
+@pytest.fixture(scope="module")
+def large_drop(start_server, tmp_path_factory):
+    """A server with one large file already stored, and two slots."""
+    folder = tmp_path_factory.mktemp("large")
+    (folder / "large.bin").write_bytes(os.urandom(LARGE))
+    with drop_server_running(
+        start_server, folder, "--max-size", str(LARGE + 100),
+        "--max-bytes", str(LARGE), "--max-connections", "2", ws=True,
+    ) as server:  # fmt: skip
+        yield server
+
+
+@pytest.mark.hostile(SERVER, "non-reading", limit="Memory per client")
+def test_a_websocket_that_stops_reading_is_dropped(large_drop, record_wait):
+    before = memory_of(large_drop.pid)["VmRSS"]
+    with websocket(large_drop, max_size=None, max_queue=1) as ws:
+        ws.send(get_request("large.bin"))  # and never read the reply
+        large_drop.wait_for("Too slow: a WebSocket reply")
+        peak = memory_of(large_drop.pid)["VmHWM"]
+        # Its own buffer is full, so it no longer reads: it would not see
+        # the server hang up. Hang up too.
+        ws.socket.shutdown(socket.SHUT_RDWR)
+    served_meanwhile(large_drop, record_wait)
+    assert peak - before < 16 * 2**20, (before, peak)
+
+
+def test_a_websocket_that_goes_mid_reply_ends_quietly(large_drop):
+    with websocket(large_drop, max_size=None) as ws:
+        ws.send(get_request("large.bin"))
+        fragments = ws.recv_streaming()
+        assert next(fragments)[:2] == b"DP"  # the reply has begun
+        ws.socket.shutdown(socket.SHUT_RDWR)  # and we vanish
+    with websocket(large_drop) as ws:  # the server goes on
+        assert parse_header(ask(ws, list_request())[:8], 1024).kind == NAMES
+
+
+@pytest.mark.hostile(SERVER, "flood", limit="Connections at once")
+def test_a_websocket_beyond_the_cap_gets_503(large_drop, record_wait):
+    with connect_tcp(large_drop) as one, connect_tcp(large_drop) as two:
+        for sock in (one, two):  # both slots taken: requests begun
+            sock.sendall(b"DP\x01L")
+        with pytest.raises(InvalidStatus) as refused:
+            websocket(large_drop)
+        assert refused.value.response.status_code == 503
+    served_meanwhile(large_drop, record_wait)
+
+
+# --- Drain, and TLS -------------------------------------------------------------------
+
+
+def test_sigterm_closes_an_idle_websocket_and_finishes_a_busy_one(
+    start_server, tmp_path
+):
+    (tmp_path / "large.bin").write_bytes(os.urandom(LARGE))
+    with drop_server_running(
+        start_server, tmp_path, "--max-size", str(LARGE + 100),
+        "--max-bytes", str(LARGE), "--deadline", "10", ws=True,
+    ) as server:  # fmt: skip
+        with websocket(server) as idle, websocket(server, max_size=None) as busy:
+            assert ask(idle, list_request())[:4] == b"DP\x01N"
+            busy.send(get_request("large.bin"))
+            fragments = busy.recv_streaming()
+            received = len(next(fragments))  # the reply has begun
+            server.running.process.terminate()  # SIGTERM
+            server.wait_for("Draining 2 connections")
+            with pytest.raises(ConnectionClosed) as closed:
+                idle.recv(timeout=TIMEOUT)
+            assert closed.value.rcvd.code == 1001
+            received += sum(len(fragment) for fragment in fragments)
+            assert received == HEADER_SIZE + LARGE  # finished, all of it
+            with pytest.raises(ConnectionClosed) as closed:
+                busy.recv(timeout=TIMEOUT)
+            assert closed.value.rcvd.code == 1001
+        server.wait_for("Drained")
+        assert server.running.process.wait(timeout=10) == 0
+
+
+def test_with_a_certificate_the_page_and_websocket_use_tls(
+    start_server, tmp_path, local_certificates
+):
+    with drop_server_running(
+        start_server, tmp_path, "--cert", str(local_certificates.cert_file),
+        "--key", str(local_certificates.key_file), ws=True,
+    ) as server:  # fmt: skip
+        assert server.ws_url.startswith("wss://127.0.0.1:")
+        context = ssl.create_default_context(cafile=local_certificates.ca_file)
+        with websocket(server, ssl=context) as ws:
+            assert parse_header(ask(ws, list_request())[:8], 1024).kind == NAMES
