@@ -136,6 +136,7 @@ async def put_many(
 
 
 # --8<-- [end:many]
+# --8<-- [start:main]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="+", type=Path)
@@ -164,5 +165,6 @@ def main() -> None:
         sys.exit(1)
 
 
+# --8<-- [end:main]
 if __name__ == "__main__":
     main()

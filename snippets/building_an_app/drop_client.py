@@ -185,6 +185,7 @@ def host_port(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+# --8<-- [start:main]
 def main() -> None:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--host", default=HOST)
@@ -216,5 +217,6 @@ def main() -> None:
         #> Stored hello.txt: 12 bytes, SHA-256 checked
 
 
+# --8<-- [end:main]
 if __name__ == "__main__":
     main()

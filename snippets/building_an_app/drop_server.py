@@ -321,10 +321,10 @@ async def handle_drop(reader, writer, store, limits, connections) -> None:
 # --8<-- [end:handle]
 # --8<-- [start:websocket]
 async def handle_websocket(websocket, store, limits, connections) -> None:
-    """The same requests and replies, one frame per WebSocket message."""
-    if connections.full():
-        await websocket.close(1013, "busy: try again later")
-        return
+    """The same requests and replies, one frame per WebSocket message.
+
+    Website.route() refused the handshake if the server was full.
+    """
     deadline = limits.deadline
     with connections.slot():
         while not connections.draining:
@@ -482,13 +482,6 @@ async def serve_drop(args: argparse.Namespace, limits: Limits) -> None:
     await drain(drop_server, ws_server, connections)
 
 
-def tls_context(cert_file: str, key_file: str | None) -> ssl.SSLContext:
-    """The server's side of TLS: its certificate chain and private key."""
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert_file, key_file)
-    return context
-
-
 def address(server) -> str:
     """host:port of a listening server, an IPv6 address in brackets."""
     host, port = server.sockets[0].getsockname()[:2]
@@ -506,6 +499,17 @@ def stop_on_signals(stop: asyncio.Event) -> None:
 
 
 # --8<-- [end:serve]
+# --8<-- [start:tls]
+def tls_context(cert_file: str, key_file: str | None) -> ssl.SSLContext:
+    """The server's side of TLS: its certificate chain and private key."""
+    # Purpose.CLIENT_AUTH: a context for the server's end, with the
+    # defaults of the ssl module (TLS 1.2 or later, no weak ciphers).
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_file, key_file)
+    return context
+
+
+# --8<-- [end:tls]
 # --8<-- [start:drain]
 async def drain(drop_server, ws_server, connections: Connections) -> None:
     """Stop accepting, and let every open connection finish.
