@@ -93,6 +93,7 @@ def behind_nginx(start_server, tmp_path_factory, local_certificates):
 
 
 @pytest.mark.interop(CLIENT, "nginx", "DROP over TLS through nginx's stream proxy")
+@pytest.mark.interop(SERVER, "nginx", "DROP behind nginx's stream module, TLS there")
 def test_the_client_speaks_tls_to_nginx(
     behind_nginx, run_example, tmp_path, local_certificates
 ):
