@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import errno
 import hashlib
+import logging
 import os
 import signal
 import ssl
@@ -42,7 +43,7 @@ from drop_protocol import (
     stored_reply,
 )
 from websockets.asyncio.server import ServerConnection, serve
-from websockets.exceptions import ConnectionClosed
+from websockets.exceptions import ConnectionClosed, InvalidHandshake
 from websockets.http11 import Request
 
 HOST = "127.0.0.1"  # loopback: reachable from this machine only
@@ -267,23 +268,24 @@ def connection_cap(wanted: int) -> int:
 class AcceptErrors:
     """asyncio's exception handler, quieter when accept() runs out of
     descriptors: asyncio then stops accepting for a second, and tries
-    again. One line a second says so, rather than a traceback for each
-    connection it could not accept."""
+    again. One line says so, rather than a traceback for each connection
+    it could not accept."""
 
     def __init__(self) -> None:
-        self.quiet_until = 0.0
+        self.retry_at = 0.0  # when asyncio will try accept() again
 
     def __call__(self, loop, context) -> None:
         error = context.get("exception")
         if isinstance(error, OSError) and error.errno in OUT_OF_FILES:
-            if loop.time() > self.quiet_until:
+            if loop.time() > self.retry_at:  # once a pause, not a socket
                 print("Out of file descriptors: accept() paused", flush=True)
-                self.quiet_until = loop.time() + 1
+            self.retry_at = loop.time() + ACCEPT_RETRY_DELAY
         else:  # pragma: no cover (anything else: asyncio's own report)
             loop.default_exception_handler(context)
 
 
 OUT_OF_FILES = (errno.EMFILE, errno.ENFILE)
+ACCEPT_RETRY_DELAY = 1.1  # asyncio's second, and a little more
 
 
 # --8<-- [end:connections]
@@ -445,7 +447,9 @@ async def serve_drop(args: argparse.Namespace, limits: Limits) -> None:
     context = tls_context(args.cert, args.key) if args.cert else None
     stop = asyncio.Event()
     stop_on_signals(stop)
-    asyncio.get_running_loop().set_exception_handler(AcceptErrors())
+    accept_errors = AcceptErrors()
+    asyncio.get_running_loop().set_exception_handler(accept_errors)
+    logging.getLogger("websockets.server").addFilter(not_a_bad_handshake)
     drop_server = await asyncio.start_server(
         lambda r, w: handle_drop(r, w, store, limits, connections),
         args.host,
@@ -479,13 +483,21 @@ async def serve_drop(args: argparse.Namespace, limits: Limits) -> None:
         print(f"Browser page on {scheme}://{here}/", flush=True)
     print(f"At most {connections.cap} connections at once", flush=True)
     await stop.wait()
-    await drain(drop_server, ws_server, connections)
+    await drain(drop_server, ws_server, connections, accept_errors)
 
 
 def address(server) -> str:
     """host:port of a listening server, an IPv6 address in brackets."""
     host, port = server.sockets[0].getsockname()[:2]
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def not_a_bad_handshake(record: logging.LogRecord) -> bool:
+    """websockets 16 (the last for Python 3.10) logs a failed handshake (a
+    port scanner, an HTTP/1.0 client) as an error, with a traceback; 17
+    at the debug level. A client's mistake is not the server's error."""
+    error = record.exc_info[1] if record.exc_info else None
+    return not isinstance(error, InvalidHandshake)
 
 
 def stop_on_signals(stop: asyncio.Event) -> None:
@@ -511,13 +523,18 @@ def tls_context(cert_file: str, key_file: str | None) -> ssl.SSLContext:
 
 # --8<-- [end:tls]
 # --8<-- [start:drain]
-async def drain(drop_server, ws_server, connections: Connections) -> None:
+async def drain(drop_server, ws_server, connections, accept_errors) -> None:
     """Stop accepting, and let every open connection finish.
 
     Each connection ends within its deadline, so this ends within one
     deadline too: no request that started is cut.
     """
     connections.draining = True
+    # After running out of descriptors, asyncio retries accept() a second
+    # later even if the socket was closed meanwhile, and then fails with a
+    # traceback: let a pending retry come first (usually there is none).
+    loop = asyncio.get_running_loop()
+    await asyncio.sleep(max(0.0, accept_errors.retry_at - loop.time()))
     drop_server.close()  # no new connections; the open ones go on
     # A connection accepted just before close() reaches handle_drop() a
     # few turns of the event loop later: let those turns happen, so that

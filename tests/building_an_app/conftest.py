@@ -114,11 +114,26 @@ def drop_server(start_server, tmp_path) -> Iterator[DropServer]:
         yield server
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def shared_drop(start_server, tmp_path_factory) -> Iterator[DropServer]:
-    """One server for a module's tests that leave it as they found it."""
+    """One server for the tests that leave it as they found it (each uses
+    names of its own): a start costs a few tenths of a second of CPU."""
     folder = tmp_path_factory.mktemp("stored")
     with drop_server_running(start_server, folder, ws=True) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def tls_drop(
+    start_server, tmp_path_factory, local_certificates
+) -> Iterator[DropServer]:
+    """The same, with TLS on both ports (the local CA's certificate)."""
+    folder = tmp_path_factory.mktemp("tls")
+    with drop_server_running(
+        start_server, folder,
+        "--cert", str(local_certificates.cert_file),
+        "--key", str(local_certificates.key_file), ws=True,
+    ) as server:  # fmt: skip
         yield server
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import functools
 import http.server
+import logging
 import os
 import socket
 import ssl
 import threading
+from contextlib import ExitStack
 
 import pytest
 from drop_protocol import (
@@ -297,14 +299,17 @@ def test_a_websocket_that_goes_mid_reply_ends_quietly(large_drop):
 
 
 @pytest.mark.hostile(SERVER, "flood", limit="Connections at once")
-def test_a_websocket_beyond_the_cap_gets_503(large_drop, record_wait):
-    with connect_tcp(large_drop) as one, connect_tcp(large_drop) as two:
-        for sock in (one, two):  # both slots taken: requests begun
-            sock.sendall(b"DP\x01L")
+def test_a_websocket_beyond_the_cap_gets_503(shared_drop, record_wait):
+    with ExitStack() as stack:
+        for slot in range(shared_drop.cap):  # every slot taken: uploads begun
+            sock = stack.enter_context(connect_tcp(shared_drop))
+            sock.sendall(put_request(f"slot-{slot}.txt", b"never all sent")[:-1])
+        for slot in range(shared_drop.cap):
+            shared_drop.wait_for(f"PUT slot-{slot}.txt: receiving")
         with pytest.raises(InvalidStatus) as refused:
-            websocket(large_drop)
+            websocket(shared_drop)
         assert refused.value.response.status_code == 503
-    served_meanwhile(large_drop, record_wait)
+    served_meanwhile(shared_drop, record_wait)
 
 
 # --- Drain, and TLS -------------------------------------------------------------------
@@ -338,13 +343,45 @@ def test_sigterm_closes_an_idle_websocket_and_finishes_a_busy_one(
 
 
 def test_with_a_certificate_the_page_and_websocket_use_tls(
-    start_server, tmp_path, local_certificates
+    tls_drop, local_certificates
 ):
-    with drop_server_running(
-        start_server, tmp_path, "--cert", str(local_certificates.cert_file),
-        "--key", str(local_certificates.key_file), ws=True,
-    ) as server:  # fmt: skip
-        assert server.ws_url.startswith("wss://127.0.0.1:")
-        context = ssl.create_default_context(cafile=local_certificates.ca_file)
-        with websocket(server, ssl=context) as ws:
-            assert parse_header(ask(ws, list_request())[:8], 1024).kind == NAMES
+    assert tls_drop.ws_url.startswith("wss://127.0.0.1:")
+    context = ssl.create_default_context(cafile=local_certificates.ca_file)
+    with websocket(tls_drop, ssl=context) as ws:
+        assert parse_header(ask(ws, list_request())[:8], 1024).kind == NAMES
+
+
+@pytest.mark.hostile(SERVER, "garbage")
+@pytest.mark.parametrize(
+    "garbage",
+    [b"\x16\x03\x01\x00\xff" + b"\x00" * 40 + b"\r\n\r\n", b"GET / HTTP/1.0\r\n\r\n"],
+    ids=["tls", "http/1.0"],
+)
+def test_a_broken_handshake_is_refused_and_not_logged(
+    shared_drop, garbage, record_wait
+):
+    port = int(shared_drop.ws_url.rstrip("/").rpartition(":")[2])
+    with socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT) as sock:
+        sock.sendall(garbage)
+        answer = read_to_end(sock)
+    # websockets 16 answers 400; 17 closes on TLS bytes and refuses an
+    # HTTP/1.0 request without Host. Neither logs an error (the shared
+    # server's stderr is checked when it stops).
+    status = answer.partition(b"\r\n")[0]
+    assert status in (b"", b"HTTP/1.1 400 Bad Request", b"HTTP/1.1 403 Forbidden")
+    served_meanwhile(shared_drop, record_wait)
+
+
+def test_only_a_failed_handshake_is_left_out_of_the_log(import_snippet):
+    from websockets.exceptions import InvalidMessage
+
+    server = import_snippet(SERVER)
+
+    def record(error: Exception | None) -> logging.LogRecord:
+        exc_info = (type(error), error, None) if error else None
+        return logging.LogRecord("websockets.server", logging.ERROR, __file__, 1,
+                                 "opening handshake failed", (), exc_info)  # fmt: skip
+
+    assert not server.not_a_bad_handshake(record(InvalidMessage("garbage")))
+    assert server.not_a_bad_handshake(record(RuntimeError("a bug of ours")))
+    assert server.not_a_bad_handshake(record(None))

@@ -170,17 +170,6 @@ def test_a_name_that_cannot_be_resolved_is_named(import_snippet, monkeypatch, ca
 # --- TLS ----------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def tls_drop(start_server, tmp_path_factory, local_certificates):
-    certificates = local_certificates
-    folder = tmp_path_factory.mktemp("tls")
-    with drop_server_running(
-        start_server, folder,
-        "--cert", str(certificates.cert_file), "--key", str(certificates.key_file),
-    ) as server:  # fmt: skip
-        yield server
-
-
 def test_put_over_tls_with_the_local_ca(
     tls_drop, local_certificates, run_example, hello
 ):

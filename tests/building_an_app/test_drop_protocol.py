@@ -3,22 +3,17 @@ test suite (test_drop_app.py), run as a reader runs it."""
 
 from __future__ import annotations
 
-import os
 import re
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import drop_protocol
 import pytest
 from drop_client import get, put
 
-from .conftest import SNIPPETS
 from .frames_diagram import draw
 
 PROTOCOL = "building_an_app/drop_protocol.py"
-READER_TESTS = "building_an_app/test_drop_app.py"
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "application"
 DIAGRAM = DOCS / "drop-frames.svg"
 
@@ -86,23 +81,3 @@ def test_the_pages_tables_of_types_and_codes_are_the_modules():
     }
     codes = {row[1]: int(row[0]) for row in page_table("protocol.md", "### Errors")}
     assert codes == {code.name: code.value for code in drop_protocol.Code}
-
-
-# --- The reader's test suite ----------------------------------------------------------
-
-
-def test_the_readers_test_suite_passes_as_a_reader_runs_it(tmp_path):
-    """python test_drop_app.py, in the snippets' folder, with no config of ours."""
-    ini = tmp_path / "pytest.ini"
-    ini.write_text(
-        "[pytest]\nasyncio_default_fixture_loop_scope = function\n", encoding="utf-8"
-    )
-    result = subprocess.run(  # noqa: S603 (our own snippet)
-        [sys.executable, "-W", "error", str(SNIPPETS / "test_drop_app.py"),
-         "-c", str(ini), "--rootdir", str(tmp_path), "-p", "no:cacheprovider",
-         "-p", "no:randomly", "-W", "error", "-q"],
-        cwd=SNIPPETS, capture_output=True, text=True, timeout=60, check=False,
-        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert re.search(r"^(\d+) passed in ", result.stdout, re.M), result.stdout
