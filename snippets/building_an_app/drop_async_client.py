@@ -23,6 +23,7 @@ from drop_client import (
     drop_name,
     explain,
     host_port,
+    trust,
 )
 from drop_protocol import (
     ERROR,
@@ -149,7 +150,7 @@ def main() -> None:
 
     options = {"retry_for": args.retry_for}
     if args.ca_file:
-        options["context"] = ssl.create_default_context(cafile=args.ca_file)
+        options["context"] = trust(args.ca_file)
     try:
         files = [(drop_name(p.name), p.read_bytes()) for p in args.paths]
     except (OSError, argparse.ArgumentTypeError) as error:

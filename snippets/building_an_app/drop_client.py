@@ -159,10 +159,18 @@ def explain(error: Exception, where: str) -> str:
 
 
 # --8<-- [end:explain]
+def trust(ca_file: str) -> ssl.SSLContext:
+    """A TLS context that trusts the CA in `ca_file`, and no other."""
+    try:
+        return ssl.create_default_context(cafile=ca_file)
+    except FileNotFoundError:  # it names no file: we do
+        sys.exit(f"No CA file {ca_file}: make_local_ca.py --folder certs")
+
+
 def run(args: argparse.Namespace) -> list[str]:
     options = {"timeout": args.timeout}
     if args.ca_file:
-        options["context"] = ssl.create_default_context(cafile=args.ca_file)
+        options["context"] = trust(args.ca_file)
     where = (args.host, args.port)
     if args.command == "put":
         return [put(args.path, args.name, *where, **options)]

@@ -517,7 +517,13 @@ def tls_context(cert_file: str, key_file: str | None) -> ssl.SSLContext:
     # Purpose.CLIENT_AUTH: a context for the server's end, with the
     # defaults of the ssl module (TLS 1.2 or later, no weak ciphers).
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert_file, key_file)
+    try:
+        context.load_cert_chain(cert_file, key_file)
+    except FileNotFoundError:  # it names no file: we do
+        files = f"{cert_file} and {key_file}" if key_file else cert_file
+        raise SystemExit(
+            f"Cannot read {files}: make_local_ca.py --folder certs"
+        ) from None
     return context
 
 

@@ -326,3 +326,21 @@ def test_async_client_times_out(import_snippet):
             client.put_many([("x.txt", b"x")], "127.0.0.1", port, timeout=0.2)
         )
     assert lines == [f"Failed x.txt: 127.0.0.1:{port} did not answer in time"]
+
+
+@pytest.mark.parametrize("client", [CLIENT, ASYNC_CLIENT])
+def test_a_missing_ca_file_says_how_to_make_one(
+    import_snippet, monkeypatch, capsys, client, hello, free_port
+):
+    module = import_snippet(client)
+    command = ["put"] if client == CLIENT else []
+    monkeypatch.setattr(sys, "argv", [
+        client, *command, str(hello), "--port", str(free_port),
+        "--ca-file", "certs/missing.pem",
+    ])  # fmt: skip
+    with pytest.raises(SystemExit) as exit:
+        module.main()
+    assert exit.value.code == (
+        "No CA file certs/missing.pem: make_local_ca.py --folder certs"
+    )
+    assert capsys.readouterr().out == ""

@@ -353,3 +353,16 @@ def test_a_port_in_use_is_one_line(tmp_path):
     assert result.returncode == 1
     assert result.stderr.startswith("Cannot start: [Errno 98]")
     assert result.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("key", [None, "certs/missing-key.pem"])
+def test_a_missing_certificate_is_one_line(tmp_path, key):
+    options = ["--cert", "certs/missing.pem", *(["--key", key] if key else [])]
+    result = subprocess.run(  # noqa: S603 (our own snippet)
+        [sys.executable, "-W", "error", str(SNIPPETS / "drop_server.py"),
+         "--port", "0", "--folder", str(tmp_path), *options],
+        capture_output=True, text=True, timeout=20, check=False,
+    )  # fmt: skip
+    assert result.returncode == 1
+    files = "certs/missing.pem" + (f" and {key}" if key else "")
+    assert result.stderr == f"Cannot read {files}: make_local_ca.py --folder certs\n"
