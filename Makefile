@@ -6,7 +6,7 @@ UV_VERSION := 0.13.9
 VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
-LIGHTHOUSE := tools/lighthouse/node_modules/.bin/lighthouse
+LHCI := tools/lighthouse/node_modules/.bin/lhci
 # Material prints a banner about MkDocs 2.0 on every build; it changes nothing.
 export NO_MKDOCS_2_WARNING := 1
 # Loopback traffic must never go through a proxy named by the environment.
@@ -83,9 +83,21 @@ test-latest: $(INSTALLED)
 	$(LATEST)/env/bin/pytest -m "not site" -n auto -p no:cov -p no:randomly \
 	  --rootdir . -c pyproject.toml
 
-## lighthouse: Lighthouse scores of the home page and the heaviest pages (needs Node.js 18.16+)
-lighthouse: build $(LIGHTHOUSE)
-	$(BIN)/python tools/lighthouse/score_pages.py site
+## lighthouse: Lighthouse CI scores of the home page and the heaviest pages, for a
+## phone and a desktop (needs Node.js 18.16+); one page or preset:
+##   make lighthouse PAGE=docs/http/server.md PRESET=mobile
+# choose_pages.py writes a Lighthouse CI configuration per preset; each runs in
+# its own folder, where lhci keeps its runs (.lighthouseci/) and writes the
+# reports. A preset that fails does not stop the next one.
+LIGHTHOUSE_PRESETS = $(or $(PRESET),mobile desktop)
+lighthouse: build $(LHCI)
+	rm -rf lighthouse-reports
+	$(BIN)/python tools/lighthouse/choose_pages.py site lighthouse-reports \
+	  $(addprefix --page ,$(PAGE)) $(addprefix --preset ,$(LIGHTHOUSE_PRESETS))
+	status=0; for preset in $(LIGHTHOUSE_PRESETS); do \
+	  (cd lighthouse-reports/$$preset && $(CURDIR)/$(LHCI) autorun --config=lighthouserc.json) \
+	    || status=1; \
+	done; exit $$status
 
 clean:
 	rm -rf $(VENV) .venv-[0-9]* $(LATEST) site .coverage .coverage.* .pytest_cache .ruff_cache
@@ -118,7 +130,12 @@ $(INSTALLED): pyproject.toml uv.lock $(BIN)/uv
 	  --python $(BIN)/python || { rm -rf $(VENV); exit 1; }
 	touch $@
 
-# Lighthouse, at the versions of tools/lighthouse/package-lock.json.
-$(LIGHTHOUSE): tools/lighthouse/package-lock.json
+# Lighthouse CI and Lighthouse, at the versions of tools/lighthouse/package-lock.json.
+# Its overrides: "lighthouse": "$lighthouse" gives Lighthouse CI 0.15.1 (made
+# for Lighthouse 12.6.1) the Lighthouse pinned beside it, 12.8.2, the last for
+# Node 20; Lighthouse's trace_engine asks for third-party-web and
+# legacy-javascript at "latest", which npm ci checks against the registry, so
+# the lock would break at their next release: they are pinned to today's.
+$(LHCI): tools/lighthouse/package-lock.json
 	cd tools/lighthouse && npm ci --no-audit --no-fund
 	touch $@

@@ -197,6 +197,22 @@ class RunningServer:
 LISTENING = re.compile(r"Listening on \[?(?P<host>[^\]\s]+?)\]?:(?P<port>\d+)$")
 
 
+def _read_first_line(stream) -> str:
+    """The first line a process prints, read a byte at a time from its pipe.
+
+    readline() on the text stream would read ahead a whole buffer, and what
+    it read ahead (a second line printed at once) would be lost: communicate()
+    reads the pipe itself, not the text stream's buffer.
+    """
+    line = b""
+    while not line.endswith(b"\n"):
+        byte = os.read(stream.fileno(), 1)
+        if not byte:
+            break
+        line += byte
+    return line.decode("utf-8", errors="replace")
+
+
 @contextmanager
 def _server_process(
     relative_path: str, *args: str, preexec_fn=None
@@ -219,7 +235,7 @@ def _server_process(
     try:
         # Wait for the server to say where it listens: no sleep, no guessing
         # (pytest-timeout ends the test if it never does).
-        first_line = process.stdout.readline().strip()
+        first_line = _read_first_line(process.stdout).strip()
         match = LISTENING.search(first_line)
         if not match:
             process.kill()

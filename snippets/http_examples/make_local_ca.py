@@ -1,4 +1,4 @@
-"""Make a local certificate authority, and a certificate it signs for this machine.
+"""Make a local certificate authority, and a certificate it signs for us.
 
     python make_local_ca.py --folder certs
 
@@ -29,7 +29,7 @@ def write_private(path: Path, data: bytes) -> None:
 
 # --8<-- [start:make]
 def make_certificates(folder: Path) -> tuple[Path, Path, Path]:
-    """Write the CA's certificate, and a server certificate and key, into `folder`."""
+    """Write the CA's certificate, a server certificate and its key."""
     folder.mkdir(parents=True, exist_ok=True)
     ca_file = folder / "ca.pem"
     cert_file = folder / "server.pem"
@@ -41,7 +41,8 @@ def make_certificates(folder: Path) -> tuple[Path, Path, Path]:
     server = ca.issue_cert(*IDENTITIES)
     ca.cert_pem.write_to_path(ca_file)
     # The chain: the server's certificate, then any intermediate ones.
-    cert_file.write_bytes(b"".join(pem.bytes() for pem in server.cert_chain_pems))
+    chain = b"".join(pem.bytes() for pem in server.cert_chain_pems)
+    cert_file.write_bytes(chain)
     write_private(key_file, server.private_key_pem.bytes())
     return ca_file, cert_file, key_file
 

@@ -1,8 +1,9 @@
-"""HTTP by hand: one GET request over a TCP socket, and the response as it arrives.
+"""HTTP by hand: one GET request over a TCP socket, and its response.
 
 Start api_server.py first, then:
 
     python raw_http_get.py
+    python raw_http_get.py --host ::1 --path /notes
 """
 
 import argparse
@@ -34,11 +35,16 @@ class Response:
 
 
 # --8<-- [start:request]
+def host_header(host: str, port: int) -> str:
+    # An IPv6 address goes in brackets, or its colons would read as a port.
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def build_request(host: str, port: int, path: str) -> bytes:
     lines = [
         f"GET {path} HTTP/1.1",
         # HTTP/1.1 requires Host: one address can serve many sites.
-        f"Host: {host}:{port}",
+        f"Host: {host_header(host, port)}",
         "Accept: application/json",
         # We send one request only: the server may close after answering.
         "Connection: close",
@@ -50,7 +56,9 @@ def build_request(host: str, port: int, path: str) -> bytes:
 # --8<-- [end:request]
 # --8<-- [start:read_header]
 def read_header(sock: socket.socket) -> tuple[bytes, bytes]:
-    """Read up to the empty line that ends the header; return it and what follows."""
+    """Read up to the empty line that ends the header.
+
+    Returns the header, and what came after it: the start of the body."""
     data = b""
     # recv() returns what has arrived so far: loop until the blank line is in.
     while b"\r\n\r\n" not in data:
@@ -75,8 +83,13 @@ def parse_header(header: bytes) -> tuple[str, list[tuple[str, str]]]:
 
 
 # --8<-- [start:read_body]
-def read_body(sock: socket.socket, response: Response, received: bytes) -> bytes:
-    """Read the body: Content-Length bytes if the server said how many, else to EOF."""
+def read_body(
+    sock: socket.socket,
+    response: Response,
+    received: bytes,
+) -> bytes:
+    """Read the body: Content-Length bytes if the server said how many,
+    else all until the server closes the connection."""
     if response.header("Transfer-Encoding"):
         # Chunked bodies come in pieces, each with its own size: an HTTP
         # library decodes them. We asked for none, so this is unexpected.
@@ -98,7 +111,7 @@ def read_body(sock: socket.socket, response: Response, received: bytes) -> bytes
 # --8<-- [end:read_body]
 # --8<-- [start:http_get]
 def http_get(host: str, port: int, path: str = "/") -> Response:
-    """Send GET `path` over a new TCP connection and read the whole response."""
+    """GET `path` over a new TCP connection; read the whole response."""
     with socket.create_connection((host, port), timeout=TIMEOUT) as sock:
         sock.sendall(build_request(host, port, path))
         header, rest = read_header(sock)
@@ -109,16 +122,27 @@ def http_get(host: str, port: int, path: str = "/") -> Response:
 
 
 # --8<-- [end:http_get]
+# --8<-- [start:main]
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default=HOST)
+    doc = (__doc__ or "HTTP by hand: one GET request.").splitlines()
+    parser = argparse.ArgumentParser(description=doc[0])
+    parser.add_argument("--host", default=HOST, help="a name, IPv4 or IPv6")
     parser.add_argument("--port", type=int, default=PORT)
+    parser.add_argument("--path", default="/", help="with its query, if any")
     args = parser.parse_args()
 
+    where = host_header(args.host, args.port)
+    # Each failure has its own cause, and its own line.
     try:
-        response = http_get(args.host, args.port)
+        response = http_get(args.host, args.port, args.path)
     except ConnectionRefusedError:
-        sys.exit(f"No server at {args.host}:{args.port}: start api_server.py")
+        sys.exit(f"No server at {where}: start api_server.py")
+    except TimeoutError:
+        sys.exit(f"No answer from {where} within {TIMEOUT} s")
+    except socket.gaierror as error:  # the name lookup failed
+        sys.exit(f"Cannot find {args.host}: {error.strerror}")
+    except ConnectionError as error:  # a reset, or a broken response
+        sys.exit(f"{where}: {error}")
     print(response.status_line)
     #> HTTP/1.1 200 OK
     for name, value in response.headers:
@@ -129,9 +153,11 @@ def main() -> None:
         #> Server: ...
         #> Connection: close
     # After the header's blank line: the body, Content-Length bytes of it.
-    print(f"Body: {response.body.decode()}")
+    # "replace": a body that is not UTF-8 text still prints.
+    print(f"Body: {response.body.decode(errors='replace')}")
     #> Body: {"message": "Hello, HTTP!"}
 
 
+# --8<-- [end:main]
 if __name__ == "__main__":
     main()

@@ -3,12 +3,17 @@
 Start ftp_server.py first, then:
 
     python ftp_failures.py --cafile certs/ca.pem
+
+Against another server, name its user with --user (or FTP_USER). What each
+line says after the exception's name is the server's own words.
 """
 
 import argparse
 import ftplib
+import os
 import socket
 import ssl
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,15 +24,21 @@ TIMEOUT = 10.0
 USER = "ada"
 
 
-def log_in(host: str, port: int, password: str, context: ssl.SSLContext | None):
+def log_in(
+    host: str,
+    port: int,
+    user: str,
+    password: str,
+    context: ssl.SSLContext | None,
+) -> None:
     """Log in over TLS, or in clear text if `context` is None."""
     if context is None:
-        ftp = ftplib.FTP(timeout=TIMEOUT)  # noqa: S321 (to show the refusal)
+        ftp = ftplib.FTP(timeout=TIMEOUT)  # noqa: S321 (shows the refusal)
     else:
-        ftp = ftplib.FTP_TLS(context=context, timeout=TIMEOUT)  # noqa: S321 (TLS)
+        ftp = ftplib.FTP_TLS(context=context, timeout=TIMEOUT)  # noqa: S321
     with ftp:
         ftp.connect(host, port)
-        ftp.login(USER, password)
+        ftp.login(user, password)
 
 
 @contextmanager
@@ -54,7 +65,7 @@ def failure(attempt: Callable[..., object], *args: object) -> str:
     """Run `attempt(*args)`, and say which exception it raised, and why."""
     try:
         attempt(*args)
-    except (ftplib.Error, OSError) as error:
+    except ftplib.all_errors as error:  # network, TLS and FTP errors
         return f"{type(error).__name__}: {describe(error)}"
     return "no error"  # pragma: no cover (each attempt on this page fails)
 
@@ -62,29 +73,34 @@ def failure(attempt: Callable[..., object], *args: object) -> str:
 # --8<-- [start:failures]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default=HOST)
+    parser.add_argument("--host", default=HOST, help="e.g. ::1 for IPv6")
     parser.add_argument("--port", type=int, default=PORT)
     parser.add_argument("--cafile", type=Path, help="e.g. certs/ca.pem")
+    parser.add_argument("--user", default=os.environ.get("FTP_USER", USER))
     args = parser.parse_args()
-    host, port = args.host, args.port
-    ours = ssl.create_default_context(cafile=args.cafile)  # trusts our local CA
-    system = ssl.create_default_context()  # trusts the public authorities only
+    if args.cafile and not args.cafile.is_file():
+        sys.exit(f"No CA file {args.cafile}: python make_local_ca.py makes it")
+    host, port, user = args.host, args.port, args.user
+    ours = ssl.create_default_context(cafile=args.cafile)  # our local CA
+    system = ssl.create_default_context()  # the public authorities only
 
     # A wrong password: the server refuses it, with a reply code.
-    print(failure(log_in, host, port, "guess", ours))
+    print(failure(log_in, host, port, user, "guess", ours))
     #> error_perm: 530 Authentication failed.
 
     # Plain FTP, without TLS: this server refuses to take a password in clear.
-    print(failure(log_in, host, port, "guess", None))
+    print(failure(log_in, host, port, user, "guess", None))
     #> error_perm: 550 SSL/TLS required on the control channel.
 
-    # A certificate signed by an authority the client does not trust.
-    print(failure(log_in, host, port, "guess", system))
+    # A certificate signed by an authority the client does not trust. The
+    # words depend on the server: one that sends its authority's own
+    # certificate too says "self-signed certificate in certificate chain".
+    print(failure(log_in, host, port, user, "guess", system))
     #> SSLCertVerificationError: unable to get local issuer certificate
 
     # No server any more.
     with port_without_server(host) as closed_port:
-        print(failure(log_in, host, closed_port, "guess", ours))
+        print(failure(log_in, host, closed_port, user, "guess", ours))
         #> ConnectionRefusedError: Connection refused
 
 

@@ -3,12 +3,17 @@
 Start smtp_server.py first, then:
 
     python smtp_failures.py --cafile certs/ca.pem
+
+Against another server, name its user with --user (or SMTP_USER). What each
+line says after the exception's name is the server's own words.
 """
 
 import argparse
+import os
 import smtplib
 import socket
 import ssl
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,12 +24,18 @@ TIMEOUT = 10.0
 USER = "ada"
 
 
-def log_in(host: str, port: int, password: str, context: ssl.SSLContext | None) -> None:
+def log_in(
+    host: str,
+    port: int,
+    user: str,
+    password: str,
+    context: ssl.SSLContext | None,
+) -> None:
     """Connect, switch to TLS (unless `context` is None) and log in."""
     with smtplib.SMTP(host, port, timeout=TIMEOUT) as smtp:
         if context is not None:
             smtp.starttls(context=context)
-        smtp.login(USER, password)
+        smtp.login(user, password)
 
 
 @contextmanager
@@ -40,8 +51,8 @@ def port_without_server(host: str) -> Iterator[int]:
 
 def describe(error: Exception) -> str:
     """The part of an error that tells a person what happened."""
-    if isinstance(error, smtplib.SMTPResponseException):
-        return f"{error.smtp_code} {error.smtp_error.decode()}"  # the server's reply
+    if isinstance(error, smtplib.SMTPResponseException):  # the server's reply
+        return f"{error.smtp_code} {error.smtp_error.decode(errors='replace')}"
     if isinstance(error, ssl.SSLCertVerificationError):
         return error.verify_message  # why the certificate was not trusted
     if isinstance(error, OSError) and error.strerror:
@@ -61,29 +72,34 @@ def failure(attempt: Callable[..., object], *args: object) -> str:
 # --8<-- [start:failures]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", default=HOST)
+    parser.add_argument("--host", default=HOST, help="e.g. ::1 for IPv6")
     parser.add_argument("--port", type=int, default=PORT)
     parser.add_argument("--cafile", type=Path, help="e.g. certs/ca.pem")
+    parser.add_argument("--user", default=os.environ.get("SMTP_USER", USER))
     args = parser.parse_args()
-    host, port = args.host, args.port
-    ours = ssl.create_default_context(cafile=args.cafile)  # trusts our local CA
-    system = ssl.create_default_context()  # trusts the public authorities only
+    if args.cafile and not args.cafile.is_file():
+        sys.exit(f"No CA file {args.cafile}: python make_local_ca.py makes it")
+    host, port, user = args.host, args.port, args.user
+    ours = ssl.create_default_context(cafile=args.cafile)  # our local CA
+    system = ssl.create_default_context()  # the public authorities only
 
     # A wrong password: the server refuses it, with a reply code.
-    print(failure(log_in, host, port, "guess", ours))
+    print(failure(log_in, host, port, user, "guess", ours))
     #> SMTPAuthenticationError: 535 5.7.8 Authentication credentials invalid
 
     # A login before STARTTLS: the server does not even offer one.
-    print(failure(log_in, host, port, "guess", None))
+    print(failure(log_in, host, port, user, "guess", None))
     #> SMTPNotSupportedError: SMTP AUTH extension not supported by server.
 
-    # A certificate signed by an authority the client does not trust.
-    print(failure(log_in, host, port, "guess", system))
+    # A certificate signed by an authority the client does not trust. The
+    # words depend on the server: one that sends its authority's own
+    # certificate too says "self-signed certificate in certificate chain".
+    print(failure(log_in, host, port, user, "guess", system))
     #> SSLCertVerificationError: unable to get local issuer certificate
 
     # No server any more.
     with port_without_server(host) as closed_port:
-        print(failure(log_in, host, closed_port, "guess", ours))
+        print(failure(log_in, host, closed_port, user, "guess", ours))
         #> ConnectionRefusedError: Connection refused
 
 

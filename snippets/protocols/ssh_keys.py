@@ -1,4 +1,4 @@
-"""Make the SSH keys for the server and client of this page, and introduce them.
+"""Make the SSH keys for this page's server and client, and introduce them.
 
     python ssh_keys.py
 
@@ -38,11 +38,12 @@ def make_keys(folder: Path) -> None:
         write_private(folder / name, key.export_private_key())
         (folder / f"{name}.pub").write_bytes(key.export_public_key())
     # The server lets in whoever proves they hold a key listed here.
-    (folder / "authorized_keys").write_bytes((folder / "client_key.pub").read_bytes())
+    client_public_key = (folder / "client_key.pub").read_bytes()
+    (folder / "authorized_keys").write_bytes(client_public_key)
 
 
 def write_known_hosts(folder: Path, host: str, port: int) -> None:
-    """Write known_hosts: the server at `host`, `port` has the key host_key.pub."""
+    """Write known_hosts: the server at `host`, `port` has host_key.pub."""
     # The format of OpenSSH's ~/.ssh/known_hosts: "[host]:port key", or just
     # "host key" on the standard port, 22. Rewritten, not appended to: a key
     # made by an earlier run must not stay trusted.
@@ -53,9 +54,10 @@ def write_known_hosts(folder: Path, host: str, port: int) -> None:
 
 # --8<-- [end:keys]
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    doc = (__doc__ or "Make the SSH keys of this page.").splitlines()
+    parser = argparse.ArgumentParser(description=doc[0])
     parser.add_argument("--folder", type=Path, default=FOLDER)
-    parser.add_argument("--host", default=HOST, help="where the server will listen")
+    parser.add_argument("--host", default=HOST, help="the server's address")
     parser.add_argument("--port", type=int, default=PORT)
     args = parser.parse_args()
 

@@ -2,6 +2,7 @@
 
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -48,3 +49,26 @@ def full_server() -> Iterator[tuple[str, int]]:
         queued.settimeout(5)
         queued.connect(server.getsockname())
         yield server.getsockname()[:2]
+
+
+@pytest.fixture
+def run_program(import_snippet, monkeypatch, capsys):
+    """Run a snippet's main() with arguments, against any server.
+
+    run_example checks the output the page shows (from the API server); this
+    returns what the program printed and its exit message (None if it ended
+    normally), for outputs that depend on another server.
+    """
+
+    def run(program, *args: str) -> tuple[str, object]:
+        """`program`: a path under snippets/, or a module import_snippet gave."""
+        module = import_snippet(program) if isinstance(program, str) else program
+        monkeypatch.setattr("sys.argv", [Path(module.__file__).name, *args])
+        capsys.readouterr()
+        try:
+            module.main()
+        except SystemExit as exit_info:
+            return capsys.readouterr().out, exit_info.code
+        return capsys.readouterr().out, None
+
+    return run

@@ -53,13 +53,13 @@ def test_client_refuses_then_trusts_the_server_with_the_local_ca(
     https_url, reader_certificates, run_example
 ):
     ca_file = reader_certificates[0]
-    run_example(CLIENT, "--url", https_url, "--ca-file", str(ca_file))
+    run_example(CLIENT, "--url", f"{https_url}/", "--ca-file", str(ca_file))
 
 
 def test_the_full_message_has_the_shape_the_page_shows(https_url, import_snippet):
     client = import_snippet(CLIENT)
     with pytest.raises(requests.exceptions.SSLError) as error:
-        client.get_greeting(https_url)
+        client.get_json(https_url)
     assert re.fullmatch(
         r"HTTPSConnectionPool\(host='127\.0\.0\.1', port=\d+\): Max retries exceeded"
         r" with url: / \(Caused by SSLError\(SSLCertVerificationError\(1, '\[SSL:"
@@ -74,14 +74,61 @@ def test_another_ca_is_not_trusted(https_url, import_snippet, local_certificates
     # The CA of the tests' fixture did not sign the server's certificate.
     client = import_snippet(CLIENT)
     with pytest.raises(requests.exceptions.SSLError) as error:
-        client.get_greeting(https_url, str(local_certificates.ca_file))
-    assert client.why_not_trusted(error.value).startswith("CERTIFICATE_VERIFY_FAILED")
+        client.get_json(https_url, str(local_certificates.ca_file))
+    assert client.failure(error.value) == (
+        "certificate not trusted: unable to get local issuer certificate"
+    )
 
 
-def test_why_not_trusted_falls_back_to_the_message(import_snippet):
-    client = import_snippet(CLIENT)
-    error = requests.exceptions.SSLError("no certificate error inside")
-    assert client.why_not_trusted(error) == "no certificate error inside"
+def test_without_its_ca_file_the_program_says_how_to_make_one(
+    run_example, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        run_example(CLIENT)
+    assert exit_info.value.code == (
+        "No CA file certs/ca.pem: make one with python make_local_ca.py --folder certs"
+    )
+
+
+def test_the_program_reports_a_status_and_a_body_that_is_not_json(
+    api_url, run_program, reader_certificates, https_url
+):
+    ca_file = str(reader_certificates[0])
+    _printed, exit_code = run_program(
+        CLIENT, "--url", f"{https_url}/notes/0", "--ca-file", ca_file
+    )
+    assert exit_code == f"{https_url}/notes/0: HTTP 404 Not Found"
+    _printed, exit_code = run_program(
+        CLIENT, "--url", f"{https_url}/download?size=3", "--ca-file", ca_file
+    )
+    assert exit_code == f"{https_url}/download?size=3: the answer is not JSON"
+
+
+def test_tls_to_a_plain_http_port_is_not_called_a_certificate_error(
+    api_url, run_program, reader_certificates
+):
+    url = api_url.replace("http://", "https://") + "/"
+    _printed, exit_code = run_program(
+        CLIENT, "--url", url, "--ca-file", str(reader_certificates[0])
+    )
+    assert exit_code.startswith(f"{url}: SSLError: [SSL")
+    assert "certificate" not in exit_code
+
+
+def test_a_server_with_a_public_certificate_is_trusted_either_way(
+    https_url, run_program, reader_certificates, monkeypatch
+):
+    # What a public CA's certificate would do: trusted with or without ours.
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(reader_certificates[0]))
+    printed, exit_code = run_program(
+        CLIENT, "--url", f"{https_url}/", "--ca-file", str(reader_certificates[0])
+    )
+    assert (printed, exit_code) == (
+        "Without the local CA:\ntrusted: a public CA signed its certificate\n"
+        "{'message': 'Hello, HTTP!'}\n",
+        None,
+    )
 
 
 def test_plain_http_to_the_https_port_fails_and_the_server_goes_on(
@@ -93,7 +140,7 @@ def test_plain_http_to_the_https_port_fails_and_the_server_goes_on(
     # A client that connects and leaves before the TLS handshake.
     socket.create_connection((https_server.host, https_server.port), timeout=5).close()
     ca_file = str(reader_certificates[0])
-    assert client.get_greeting(https_url, ca_file) == {"message": "Hello, HTTP!"}
+    assert client.get_json(https_url, ca_file) == {"message": "Hello, HTTP!"}
 
 
 def test_silent_server_makes_the_client_time_out(
@@ -103,13 +150,15 @@ def test_silent_server_makes_the_client_time_out(
     monkeypatch.setattr(client, "TIMEOUT", (0.1, 0.05))
     host, port = silent_server
     with pytest.raises(requests.Timeout):
-        client.get_greeting(f"https://{host}:{port}", str(reader_certificates[0]))
+        client.get_json(f"https://{host}:{port}", str(reader_certificates[0]))
 
 
-def test_client_program_says_what_to_do_when_no_server(run_example, free_port):
-    url = f"https://127.0.0.1:{free_port}"
+def test_client_program_says_what_to_do_when_no_server(
+    run_example, free_port, reader_certificates
+):
+    url = f"https://127.0.0.1:{free_port}/"
     with pytest.raises(SystemExit) as exit_info:
-        run_example(CLIENT, "--url", url)
+        run_example(CLIENT, "--url", url, "--ca-file", str(reader_certificates[0]))
     assert exit_info.value.code == (
-        f"No server at {url}: start api_server.py with --cert"
+        f"{url}: connection refused: start api_server.py with --cert"
     )

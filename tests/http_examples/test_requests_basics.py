@@ -68,4 +68,4 @@ def test_client_program_says_what_to_do_when_no_server(run_example, free_port):
     url = f"http://127.0.0.1:{free_port}"
     with pytest.raises(SystemExit) as exit_info:
         run_example(CLIENT, "--url", url)
-    assert exit_info.value.code == f"No server at {url}: start api_server.py"
+    assert exit_info.value.code == f"{url}: connection refused: start api_server.py"

@@ -149,7 +149,7 @@ def test_session_program_says_what_to_do_when_no_server(
     monkeypatch.setattr("sys.argv", ["session_client.py", "--url", url])
     with pytest.raises(SystemExit) as exit_info:
         client.main()
-    assert exit_info.value.code == f"No server at {url}: start api_server.py"
+    assert exit_info.value.code == f"{url}: connection refused: start api_server.py"
 
 
 # --- Downloads and uploads -------------------------------------------------
@@ -196,10 +196,48 @@ def test_a_cut_off_download_raises_and_leaves_no_file(
 ):
     client = import_snippet(TRANSFER)
     target = tmp_path / "data.bin"
-    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+    with pytest.raises(requests.exceptions.ChunkedEncodingError) as error:
         client.download(server_dying_mid_body, target)
     assert not target.exists()
     assert (tmp_path / "data.bin.part").stat().st_size < 1000  # incomplete
+    assert client.failure(error.value) == (
+        "the download was cut off: run again to resume"
+    )
+
+
+@pytest.fixture
+def server_answering_another_part():
+    """A server that answers any Range with the first 10 bytes: a broken one."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+
+        def serve_once():
+            conn, _ = listener.accept()
+            with conn:
+                conn.settimeout(5)
+                conn.recv(65536)  # the request
+                conn.sendall(
+                    b"HTTP/1.1 206 Partial Content\r\nContent-Length: 10\r\n"
+                    b"Content-Range: bytes 0-9/100\r\n\r\n0123456789"
+                )
+
+        thread = threading.Thread(target=serve_once)
+        thread.start()
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/"
+        thread.join(timeout=5)
+
+
+def test_a_range_answered_with_other_bytes_is_refused(
+    import_snippet, tmp_path, server_answering_another_part
+):
+    client = import_snippet(TRANSFER)
+    target = tmp_path / "data.bin"
+    (tmp_path / "data.bin.part").write_bytes(b"x" * 50)
+    with pytest.raises(client.WrongPart) as error:
+        client.download(server_answering_another_part, target)
+    assert client.failure(error.value) == (
+        "asked for bytes 50-, got another part: delete the .part file to start over"
+    )
+    assert (tmp_path / "data.bin.part").read_bytes() == b"x" * 50  # untouched
 
 
 def test_upload_reports_the_size_and_hash_the_server_received(
@@ -232,7 +270,7 @@ def test_transfer_program_says_what_to_do_when_no_server(
     url = f"http://127.0.0.1:{free_port}"
     with pytest.raises(SystemExit) as exit_info:
         run_example(TRANSFER, "--url", url, "--output", str(tmp_path / "x"))
-    assert exit_info.value.code == f"No server at {url}: start api_server.py"
+    assert exit_info.value.code == f"{url}: connection refused: start api_server.py"
 
 
 # --- Errors ----------------------------------------------------------------
@@ -254,13 +292,18 @@ def test_a_connection_error_wraps_urllib3_which_wraps_the_socket_error(
     client = import_snippet(ERRORS)
     with pytest.raises(requests.ConnectionError) as error:
         client.get_json(f"http://127.0.0.1:{free_port}/")
-    names = [type(cause).__name__ for cause in client.causes(error.value)]
+    names = []
+    cause = error.value
+    while cause is not None:
+        names.append(type(cause).__name__)
+        cause = cause.__cause__ or cause.__context__
     assert names == [
         "ConnectionError",
         "MaxRetryError",
         "NewConnectionError",
         "ConnectionRefusedError",
     ]
+    assert client.first_cause(error.value).__class__ is ConnectionRefusedError
 
 
 def test_the_messages_quoted_on_the_page_have_that_shape(
@@ -292,12 +335,28 @@ def test_the_messages_quoted_on_the_page_have_that_shape(
 def test_a_connect_timeout_is_reported_as_a_timeout(
     import_snippet, capsys, full_server
 ):
-    # ConnectTimeout is both a ConnectionError and a Timeout: the Timeout
-    # branch, which comes first, must take it.
+    # ConnectTimeout is both a ConnectionError and a Timeout: it must not be
+    # reported as a refused connection.
     client = import_snippet(ERRORS)
     host, port = full_server
     client.report("Overloaded", f"http://{host}:{port}/", timeout=(0.05, 1))
     assert capsys.readouterr().out == (
-        "Overloaded: no answer in time, perhaps try again later\n"
-        "  ConnectTimeout from TimeoutError: timed out\n"
+        "Overloaded: no connection in time: the server is overloaded or filtered\n"
+    )
+
+
+def test_an_error_body_without_a_reason_shows_its_type(import_snippet):
+    client = import_snippet(ERRORS)
+    response = requests.Response()
+    response.status_code, response.reason = 502, "Bad Gateway"
+    response._content = b"<html>bad gateway</html>"
+    assert client.http_status(response) == "HTTP 502 Bad Gateway (no type)"
+
+
+def test_the_errors_program_says_what_to_do_when_no_server(run_example, free_port):
+    url = f"http://127.0.0.1:{free_port}"
+    with pytest.raises(SystemExit) as exit_info:
+        run_example(ERRORS, "--url", url)
+    assert exit_info.value.code == (
+        f"{url}: connection refused: is the server running?"
     )

@@ -3,6 +3,7 @@
 import json
 import re
 import socket
+import threading
 
 import pytest
 
@@ -120,3 +121,77 @@ def test_client_reads_a_file_from_nginx(nginx_static, import_snippet):
     assert response.status_line == "HTTP/1.1 200 OK"
     assert response.header("Server").startswith("nginx/")
     assert response.body == page.encode()
+
+
+def test_an_ipv6_host_header_has_brackets(import_snippet):
+    client = import_snippet(CLIENT)
+    request = client.build_request("::1", 8080, "/notes")
+    assert request.startswith(b"GET /notes HTTP/1.1\r\nHost: [::1]:8080\r\n")
+    assert client.build_request("localhost", 80, "/").split(b"\r\n")[1] == (
+        b"Host: localhost:80"
+    )
+
+
+@pytest.mark.interop(CLIENT, "nginx", "GET over IPv6: Host in brackets, --path")
+def test_client_program_gets_a_path_from_nginx_over_ipv6(nginx_http, run_program):
+    # nginx answers 400 to "Host: ::1:PORT": the brackets are required.
+    (nginx_http.folder / "www" / "hello.json").write_text('{"message": "Hi"}')
+    port = nginx_http.values["port"]
+    printed, exit_code = run_program(
+        CLIENT, "--host", "::1", "--port", port, "--path", "/hello.json"
+    )
+    lines = printed.splitlines()
+    assert (lines[0], lines[-1], exit_code) == (
+        "HTTP/1.1 200 OK",
+        'Body: {"message": "Hi"}',
+        None,
+    )
+    assert "Server: ..." in lines
+
+
+@pytest.mark.interop(CLIENT, "nginx", "an HTML 404 page is read whole")
+def test_client_reads_an_error_page_from_nginx(nginx_http, import_snippet):
+    client = import_snippet(CLIENT)
+    port = int(nginx_http.values["port"])
+    response = client.http_get("::1", port, "/status/404")
+    assert response.status_line == "HTTP/1.1 404 Not Found"
+    assert response.header("Content-Type") == "text/html"
+    assert b"<h1>404 Not Found</h1>" in response.body
+
+
+def test_each_failure_of_the_program_takes_one_line(
+    run_program, import_snippet, silent_server, monkeypatch
+):
+    client = import_snippet(CLIENT)  # the module run_program runs
+    monkeypatch.setattr(client, "TIMEOUT", 0.05)
+    host, port = silent_server
+    printed, exit_code = run_program(client, "--host", host, "--port", str(port))
+    assert (printed, exit_code) == ("", f"No answer from {host}:{port} within 0.05 s")
+
+    def no_such_name(*args, **kwargs):
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_name)
+    printed, exit_code = run_program(CLIENT, "--host", "no-such-host.invalid")
+    assert exit_code == "Cannot find no-such-host.invalid: Name or service not known"
+
+
+def test_a_server_that_hangs_up_is_reported_in_one_line(run_example):
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        port = listener.getsockname()[1]
+
+        def hang_up():
+            conn, _ = listener.accept()
+            conn.close()
+
+        thread = threading.Thread(target=hang_up)
+        thread.start()
+        try:
+            with pytest.raises(SystemExit) as exit_info:
+                run_example(CLIENT, "--port", str(port))
+        finally:
+            thread.join(timeout=5)
+    assert exit_info.value.code in (
+        f"127.0.0.1:{port}: connection closed before the header ended",
+        f"127.0.0.1:{port}: [Errno 104] Connection reset by peer",
+    )
