@@ -61,6 +61,10 @@ class DropServer:
         return self.running.port
 
     @property
+    def ws_port(self) -> int:
+        return int(self.ws_url.rstrip("/").rpartition(":")[2])
+
+    @property
     def pid(self) -> int:
         return self.running.process.pid
 
@@ -137,16 +141,36 @@ def tls_drop(
         yield server
 
 
+LARGE = 8 * 2**20  # more than the kernel buffers of a connection hold
+
+
+@pytest.fixture(scope="session")
+def large_drop(start_server, tmp_path_factory) -> Iterator[DropServer]:
+    """A server with one large file already stored: for clients that stop
+    reading its reply, or vanish in the middle of it."""
+    folder = tmp_path_factory.mktemp("large")
+    (folder / "large.bin").write_bytes(b"L" * LARGE)
+    with drop_server_running(
+        start_server, folder, "--max-size", str(LARGE + 100),
+        "--max-bytes", str(LARGE), ws=True,
+    ) as server:  # fmt: skip
+        yield server
+
+
 # --- Clients that speak DROP byte by byte ----------------------------------
 
 
-def connect(server: DropServer, *, buffer: int | None = None) -> socket.socket:
+def connect(
+    server: DropServer, *, buffer: int | None = None, port: int | None = None
+) -> socket.socket:
+    """A connection to the server's DROP port (or `port`), with a small
+    receive buffer if asked (set before connect(): the window follows)."""
     sock = socket.socket(socket.AF_INET6 if ":" in server.host else socket.AF_INET)
-    if buffer is not None:  # before connect(), so the window is small too
+    if buffer is not None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, buffer)
     sock.settimeout(TIMEOUT)
     try:
-        sock.connect((server.host, server.port))
+        sock.connect((server.host, port or server.port))
     except OSError:
         sock.close()
         raise

@@ -3,6 +3,7 @@ DROP frames over a WebSocket, its limits there, and Chromium using it."""
 
 from __future__ import annotations
 
+import base64
 import functools
 import http.server
 import logging
@@ -32,6 +33,7 @@ from websockets.sync.client import connect
 
 from .conftest import (
     DEADLINE,
+    LARGE,
     MAX_SIZE,
     SERVER,
     SNIPPETS,
@@ -259,31 +261,39 @@ def test_the_page_connects_only_when_asked(page_without_server, chromium):
 
 # --- Large replies: clients that stop reading, or go away ---------------------------
 
-LARGE = 8 * 2**20  # more than the kernel buffers of a connection hold
+
+def raw_websocket(server, *, buffer: int) -> socket.socket:
+    """A WebSocket opened by hand, on a socket with a small receive buffer:
+    a library would go on reading into its own memory."""
+    sock = connect_tcp(server, buffer=buffer, port=server.ws_port)
+    key = base64.b64encode(os.urandom(16)).decode()
+    sock.sendall(
+        f"GET /drop HTTP/1.1\r\nHost: 127.0.0.1:{server.ws_port}\r\n"
+        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+    )
+    response = b""
+    while not response.endswith(b"\r\n\r\n"):
+        response += sock.recv(1)  # byte by byte: nothing of the reply after
+    assert response.startswith(b"HTTP/1.1 101 "), response
+    return sock
 
 
-@pytest.fixture(scope="module")
-def large_drop(start_server, tmp_path_factory):
-    """A server with one large file already stored, and two slots."""
-    folder = tmp_path_factory.mktemp("large")
-    (folder / "large.bin").write_bytes(os.urandom(LARGE))
-    with drop_server_running(
-        start_server, folder, "--max-size", str(LARGE + 100),
-        "--max-bytes", str(LARGE), "--max-connections", "2", ws=True,
-    ) as server:  # fmt: skip
-        yield server
+def masked_binary_frame(payload: bytes) -> bytes:
+    """One final binary frame, masked as a client must (RFC 6455)."""
+    mask = os.urandom(4)
+    masked = bytes(byte ^ mask[i % 4] for i, byte in enumerate(payload))
+    return bytes([0x82, 0x80 | len(payload)]) + mask + masked  # < 126 bytes
 
 
 @pytest.mark.hostile(SERVER, "non-reading", limit="Memory per client")
 def test_a_websocket_that_stops_reading_is_dropped(large_drop, record_wait):
     before = memory_of(large_drop.pid)["VmRSS"]
-    with websocket(large_drop, max_size=None, max_queue=1) as ws:
-        ws.send(get_request("large.bin"))  # and never read the reply
+    with raw_websocket(large_drop, buffer=4096) as sock:
+        sock.sendall(masked_binary_frame(get_request("large.bin")))
+        # ... and never reads the reply.
         large_drop.wait_for("Too slow: a WebSocket reply")
         peak = memory_of(large_drop.pid)["VmHWM"]
-        # Its own buffer is full, so it no longer reads: it would not see
-        # the server hang up. Hang up too.
-        ws.socket.shutdown(socket.SHUT_RDWR)
     served_meanwhile(large_drop, record_wait)
     assert peak - before < 16 * 2**20, (before, peak)
 
@@ -318,7 +328,7 @@ def test_a_websocket_beyond_the_cap_gets_503(shared_drop, record_wait):
 def test_sigterm_closes_an_idle_websocket_and_finishes_a_busy_one(
     start_server, tmp_path
 ):
-    (tmp_path / "large.bin").write_bytes(os.urandom(LARGE))
+    (tmp_path / "large.bin").write_bytes(b"L" * LARGE)
     with drop_server_running(
         start_server, tmp_path, "--max-size", str(LARGE + 100),
         "--max-bytes", str(LARGE), "--deadline", "10", ws=True,

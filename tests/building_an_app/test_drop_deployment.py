@@ -188,7 +188,7 @@ def test_a_restart_under_load_loses_no_upload(
     start_server, tmp_path, local_certificates, import_snippet
 ):
     client = import_snippet(ASYNC_CLIENT)
-    files = [(f"file-{n:03}.bin", os.urandom(2000)) for n in range(60)]
+    files = [(f"file-{n:03}.bin", os.urandom(2000)) for n in range(40)]
     context = ssl.create_default_context(cafile=local_certificates.ca_file)
     port = free_port()  # the upstream port nginx knows: both servers use it
     stored = tmp_path / "stored"
@@ -202,7 +202,7 @@ def test_a_restart_under_load_loses_no_upload(
     ):
         upload_all = client.put_many(files, "127.0.0.1", nginx.port, context=context)
         load = pool.submit(asyncio.run, upload_all)
-        for _ in range(10):  # under load: 10 files stored, 50 to go
+        for _ in range(10):  # under load: 10 files stored, 30 to go
             first.wait_for("stored")
         first.running.process.terminate()  # SIGTERM: drain, then exit
         assert first.running.process.wait(timeout=10) == 0

@@ -6,10 +6,8 @@ Every attack is bounded and waits on events (a reply, a close, a log line).
 
 from __future__ import annotations
 
-import os
 import selectors
 import socket
-import subprocess
 import sys
 import time
 
@@ -41,7 +39,6 @@ from .conftest import (
     MAX_CONNECTIONS,
     MAX_SIZE,
     SERVER,
-    SNIPPETS,
     TIMEOUT,
     connect,
     drop_server_running,
@@ -226,24 +223,19 @@ def test_few_file_descriptors_lower_the_cap_and_it_survives(
 
 
 @pytest.mark.hostile(SERVER, "non-reading", limit="Memory per client")
-def test_clients_that_stop_reading_cost_little_and_are_dropped(
-    start_server, tmp_path, record_wait
-):
-    size = 8 * 2**20  # more than the kernel buffers of a connection hold
-    (tmp_path / "large.bin").write_bytes(os.urandom(size))  # already stored
-    with drop_server_running(start_server, tmp_path) as server:
-        before = memory_of(server.pid)["VmRSS"]
-        stalled = []
-        for _ in range(5):
-            sock = connect(server, buffer=4096)
-            sock.sendall(get_request("large.bin"))
-            stalled.append(sock)
-        served_meanwhile(server, record_wait)
-        for _ in stalled:
-            server.wait_for("Too slow")
-        peak = memory_of(server.pid)["VmHWM"]
-        for sock in stalled:
-            sock.close()
+def test_clients_that_stop_reading_cost_little_and_are_dropped(large_drop, record_wait):
+    before = memory_of(large_drop.pid)["VmRSS"]
+    stalled = []
+    for _ in range(5):
+        sock = connect(large_drop, buffer=4096)
+        sock.sendall(get_request("large.bin"))
+        stalled.append(sock)
+    served_meanwhile(large_drop, record_wait)
+    for _ in stalled:
+        large_drop.wait_for("Too slow: over")
+    peak = memory_of(large_drop.pid)["VmHWM"]
+    for sock in stalled:
+        sock.close()
     # Five 8 MiB replies in memory would be 40 MiB: chunks cost far less.
     assert peak - before < 16 * 2**20, (before, peak)
 
@@ -311,21 +303,18 @@ def test_symlinks_and_dotfiles_in_the_folder_are_never_served(
 # --- What a server must do besides ---------------------------------------------------
 
 
-def test_ipv6_loopback_works(start_server, tmp_path):
-    with drop_server_running(start_server, tmp_path, "--host", "::1") as server:
-        assert server.host == "::1"
-        (tmp_path / "v6.txt").write_bytes(b"over IPv6")
-        put(tmp_path / "v6.txt", "v6.txt", "::1", server.port)
-        assert list_names("::1", server.port) == ["v6.txt"]
-
-
-def test_sigterm_finishes_an_upload_that_started(start_server, tmp_path):
+def test_over_ipv6_sigterm_finishes_an_upload_that_started(start_server, tmp_path):
     """Drain: SIGTERM stops new connections, not the requests under way."""
     request = put_request("late.txt", b"finished after SIGTERM")
+    options = ("--host", "::1", "--deadline", "10")
     with (
-        drop_server_running(start_server, tmp_path, "--deadline", "10") as drop_server,
+        drop_server_running(start_server, tmp_path, *options) as drop_server,
         connect(drop_server) as uploader,
     ):
+        assert drop_server.host == "::1"
+        (tmp_path / "v6.txt").write_bytes(b"over IPv6")
+        put(tmp_path / "v6.txt", "v6.txt", "::1", drop_server.port)
+        assert list_names("::1", drop_server.port) == ["v6.txt"]
         uploader.sendall(request[:20])  # the header, the name, some content
         drop_server.wait_for("PUT late.txt: receiving")
         drop_server.running.process.terminate()  # SIGTERM
@@ -337,32 +326,37 @@ def test_sigterm_finishes_an_upload_that_started(start_server, tmp_path):
         assert parse_header(reply[:HEADER_SIZE], 1024).kind == STORED
         drop_server.wait_for("Drained")
         assert drop_server.running.process.wait(timeout=10) == 0
-    assert (tmp_path / "late.txt").read_bytes() == request[-22:]
+    assert (tmp_path / "late.txt").read_bytes() == b"finished after SIGTERM"
 
 
-def test_a_port_in_use_is_one_line(tmp_path):
+def start_fails_with(import_snippet, monkeypatch, *args: str) -> str:
+    """What drop_server.py exits with when it cannot start (in this process:
+    it stops before it would serve)."""
+    server = import_snippet(SERVER)
+    monkeypatch.setattr(sys, "argv", ["drop_server.py", *args])
+    with pytest.raises(SystemExit) as exit:
+        server.main()
+    return exit.value.code
+
+
+def test_a_port_in_use_is_one_line(import_snippet, monkeypatch, tmp_path):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        port = taken.getsockname()[1]
-        result = subprocess.run(  # noqa: S603 (our own snippet)
-            [sys.executable, "-W", "error", str(SNIPPETS / "drop_server.py"),
-             "--port", str(port), "--folder", str(tmp_path)],
-            capture_output=True, text=True, timeout=20, check=False,
-        )  # fmt: skip
-    assert result.returncode == 1
-    assert result.stderr.startswith("Cannot start: [Errno 98]")
-    assert result.stderr.count("\n") == 1
+        port = str(taken.getsockname()[1])
+        line = start_fails_with(
+            import_snippet, monkeypatch, "--port", port, "--folder", str(tmp_path)
+        )
+    assert line.startswith("Cannot start: [Errno 98] ")
+    assert "\n" not in line
 
 
-@pytest.mark.parametrize("key", [None, "certs/missing-key.pem"])
-def test_a_missing_certificate_is_one_line(tmp_path, key):
-    options = ["--cert", "certs/missing.pem", *(["--key", key] if key else [])]
-    result = subprocess.run(  # noqa: S603 (our own snippet)
-        [sys.executable, "-W", "error", str(SNIPPETS / "drop_server.py"),
-         "--port", "0", "--folder", str(tmp_path), *options],
-        capture_output=True, text=True, timeout=20, check=False,
+def test_a_missing_certificate_is_one_line(import_snippet, monkeypatch, tmp_path):
+    line = start_fails_with(
+        import_snippet, monkeypatch, "--folder", str(tmp_path),
+        "--cert", "certs/missing.pem", "--key", "certs/missing-key.pem",
     )  # fmt: skip
-    assert result.returncode == 1
-    files = "certs/missing.pem" + (f" and {key}" if key else "")
-    assert result.stderr == f"Cannot read {files}: make_local_ca.py --folder certs\n"
+    assert line == (
+        "Cannot read certs/missing.pem and certs/missing-key.pem: "
+        "make_local_ca.py --folder certs"
+    )
