@@ -351,6 +351,7 @@ async def handle_websocket(websocket, store, limits, connections) -> None:
                     websocket.transport.abort()
                     return
                 except ConnectionClosed:
+                    print("Client went away: a WebSocket reply", flush=True)
                     return
         await websocket.close(1001, "server restarting")
 

@@ -27,7 +27,7 @@ from drop_protocol import (
     put_request,
     sha256,
 )
-from hostile.attacks import memory_of, served_within
+from hostile.attacks import memory_of, reset, served_within
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
@@ -286,6 +286,25 @@ def masked_binary_frame(payload: bytes) -> bytes:
     return bytes([0x82, 0x80 | len(payload)]) + mask + masked  # < 126 bytes
 
 
+def read_frame(sock: socket.socket) -> tuple[int, bytes]:
+    """One frame from the server (unmasked): its opcode and payload."""
+    first, second = read_exactly(sock, 2)
+    length = second & 0x7F
+    if length >= 126:
+        size = 2 if length == 126 else 8
+        length = int.from_bytes(read_exactly(sock, size), "big")
+    return first & 0x0F, read_exactly(sock, length)
+
+
+def read_exactly(sock: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(min(size - len(data), 1 << 16))
+        assert chunk, "closed early"
+        data += chunk
+    return data
+
+
 @pytest.mark.hostile(SERVER, "non-reading", limit="Memory per client")
 def test_a_websocket_that_stops_reading_is_dropped(large_drop, record_wait):
     before = memory_of(large_drop.pid)["VmRSS"]
@@ -298,12 +317,14 @@ def test_a_websocket_that_stops_reading_is_dropped(large_drop, record_wait):
     assert peak - before < 16 * 2**20, (before, peak)
 
 
-def test_a_websocket_that_goes_mid_reply_ends_quietly(large_drop):
-    with websocket(large_drop, max_size=None) as ws:
-        ws.send(get_request("large.bin"))
-        fragments = ws.recv_streaming()
-        assert next(fragments)[:2] == b"DP"  # the reply has begun
-        ws.socket.shutdown(socket.SHUT_RDWR)  # and we vanish
+@pytest.mark.hostile(SERVER, "reset")
+def test_a_websocket_that_vanishes_mid_reply_ends_quietly(large_drop):
+    with raw_websocket(large_drop, buffer=4096) as sock:
+        sock.sendall(masked_binary_frame(get_request("large.bin")))
+        # A binary frame, not the last: the reply has begun, in fragments.
+        assert sock.recv(1) == b"\x02"
+        reset(sock)  # and we vanish, while the server is still sending
+    large_drop.wait_for("Client went away: a WebSocket reply")
     with websocket(large_drop) as ws:  # the server goes on
         assert parse_header(ask(ws, list_request())[:8], 1024).kind == NAMES
 
@@ -333,21 +354,24 @@ def test_sigterm_closes_an_idle_websocket_and_finishes_a_busy_one(
         start_server, tmp_path, "--max-size", str(LARGE + 100),
         "--max-bytes", str(LARGE), "--deadline", "10", ws=True,
     ) as server:  # fmt: skip
-        with websocket(server) as idle, websocket(server, max_size=None) as busy:
+        with (
+            websocket(server) as idle,
+            raw_websocket(server, buffer=4096) as busy,  # cannot take it all
+        ):
             assert ask(idle, list_request())[:4] == b"DP\x01N"
-            busy.send(get_request("large.bin"))
-            fragments = busy.recv_streaming()
-            received = len(next(fragments))  # the reply has begun
+            busy.sendall(masked_binary_frame(get_request("large.bin")))
+            first = read_frame(busy)  # the reply has begun
             server.running.process.terminate()  # SIGTERM
             server.wait_for("Draining 2 connections")
             with pytest.raises(ConnectionClosed) as closed:
                 idle.recv(timeout=TIMEOUT)
             assert closed.value.rcvd.code == 1001
-            received += sum(len(fragment) for fragment in fragments)
-            assert received == HEADER_SIZE + LARGE  # finished, all of it
-            with pytest.raises(ConnectionClosed) as closed:
-                busy.recv(timeout=TIMEOUT)
-            assert closed.value.rcvd.code == 1001
+            frames = [first]
+            while frames[-1][0] != 0x8:  # until the close frame
+                frames.append(read_frame(busy))
+            reply = b"".join(payload for opcode, payload in frames[:-1])
+            assert len(reply) == HEADER_SIZE + LARGE  # finished, all of it
+            assert frames[-1][1][:2] == (1001).to_bytes(2, "big")
         server.wait_for("Drained")
         assert server.running.process.wait(timeout=10) == 0
 

@@ -6,7 +6,9 @@ Every attack is bounded and waits on events (a reply, a close, a log line).
 
 from __future__ import annotations
 
+import os
 import selectors
+import signal
 import socket
 import sys
 import time
@@ -207,14 +209,23 @@ def test_few_file_descriptors_lower_the_cap_and_it_survives(
         "--deadline", "30", preexec_fn=low_file_limit(64),
     ) as server:  # fmt: skip
         assert server.cap == cap
-        with flood(server.host, server.port, 80) as sockets:
-            replies = replies_from(sockets, len(sockets) - cap)
-            assert {error_of(reply).code for reply in replies.values()} == {Code.BUSY}
-            assert len(replies) == len(sockets) - cap
+        # Stopped, the server accepts nothing: the 80 connections wait in
+        # the kernel's queue, and reach it at once when it goes on.
+        os.kill(server.pid, signal.SIGSTOP)
+        try:
+            with flood(server.host, server.port, 80) as sockets:
+                os.kill(server.pid, signal.SIGCONT)
+                replies = replies_from(sockets, len(sockets) - cap)
+                codes = {error_of(reply).code for reply in replies.values()}
+                assert codes == {Code.BUSY}
+                assert len(replies) == len(sockets) - cap
+        finally:
+            os.kill(server.pid, signal.SIGCONT)
+        server.wait_for("Out of file descriptors: accept() paused")
         for _ in range(cap):
             server.wait_for("Client closed mid-request")
         served_meanwhile(server, record_wait)
-    # If asyncio paused accept(), the server said so once, not per socket.
+    # asyncio paused accept(): the server said so once, not per socket.
     log = server.log + server.running.output.splitlines()
     assert sum("Out of file descriptors" in line for line in log) <= 2
 
