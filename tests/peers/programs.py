@@ -72,6 +72,8 @@ PROGRAMS: dict[str, Program] = {
                 r"(?:Chromium|Chrome) ([\d.]+)", rolling=True),
         Program("tcpdump", "tcpdump", "tcpdump", ("tcpdump", "--version"),
                 r"tcpdump version ([\d.]+)"),
+        # Not a peer: it makes Chromium trust the local CA (tests/peers/websocket.py).
+        Program("NSS certutil", "certutil", "libnss3-tools"),
     ]
 }  # fmt: skip
 
