@@ -98,6 +98,8 @@ NOTHING_TO_TALK_TO = {
     "sockets/stream_boundaries.py": "a socket pair within one process",
     "sockets/udp_limits.py": "a datagram to itself, to measure the limits",
     "sockets/socket_errors.py": "provokes each error with sockets of its own",
+    "building_an_app/drop_protocol.py": "no network: frames to and from bytes",
+    "building_an_app/test_drop_app.py": "a reader's tests, against its own server",
     "http_examples/make_local_ca.py": "writes certificate files",
     "websocket_apps/legacy_two_argument_handler.py": "shows what fails on purpose",
     "websocket_apps/wire_capture.py": "its own server and client, to show the bytes",
