@@ -122,8 +122,11 @@ async def compare(
         await command(reader, writer, "QUIT")
         return before, after, version
     finally:
-        writer.close()
-        await writer.wait_closed()
+        # A failed handshake has closed the connection already; Python
+        # 3.10 would then wait in wait_closed() for ever.
+        if not writer.transport.is_closing():
+            writer.close()
+            await writer.wait_closed()
 
 
 # --8<-- [end:session]

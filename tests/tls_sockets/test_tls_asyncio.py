@@ -243,9 +243,9 @@ def test_starttls_program_names_an_untrusted_certificate(
     )
 
 
-def test_the_python_3_10_way_upgrades_too(
-    starttls, smtp_server, local_certificates, monkeypatch
-):
+@pytest.fixture
+def the_python_3_10_way(starttls, monkeypatch):
+    """smtp_starttls.py upgrading as it does on Python 3.10, whatever the Python."""
     kept = []
 
     async def by_hand(writer, reader, context, server_name):
@@ -258,13 +258,29 @@ def test_the_python_3_10_way_upgrades_too(
         )
 
     monkeypatch.setattr(starttls, "start_tls", by_hand)
+    return starttls
+
+
+def test_the_python_3_10_way_upgrades_too(
+    the_python_3_10_way, smtp_server, local_certificates
+):
     context = ssl.create_default_context(cafile=local_certificates.ca_file)
     before, after, version = asyncio.run(
-        starttls.compare(smtp_server.host, smtp_server.port, context)
+        the_python_3_10_way.compare(smtp_server.host, smtp_server.port, context)
     )
     assert "AUTH LOGIN PLAIN" in after
     assert "AUTH LOGIN PLAIN" not in before
     assert version == "TLSv1.3"
+
+
+def test_the_python_3_10_way_fails_as_promptly(
+    the_python_3_10_way, smtp_server, client_certificates
+):
+    wrong = ssl.create_default_context(cafile=client_certificates.ca_file)
+    with pytest.raises(ssl.SSLCertVerificationError):
+        asyncio.run(
+            the_python_3_10_way.compare(smtp_server.host, smtp_server.port, wrong)
+        )
 
 
 @contextmanager
