@@ -47,7 +47,7 @@ def negotiated(tls: ssl.SSLSocket) -> dict[str, str]:
     certificate = tls.getpeercert()
     subject = dict(field for rdn in certificate["subject"] for field in rdn)
     # The names a certificate is valid for are in its subjectAltName
-    # (SAN): Python ignores the subject's commonName when checking them.
+    # (SAN); the subject's commonName counts only if it has no SAN.
     names = [value for _kind, value in certificate["subjectAltName"]]
     cipher, _version, _bits = tls.cipher()
     return {

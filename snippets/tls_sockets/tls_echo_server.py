@@ -302,10 +302,10 @@ def main() -> None:
     address = (args.host, args.port)
     listener = socket.create_server(address, family=family, backlog=BACKLOG)
     with listener:
-        log.info("Listening on %s", shown(*listener.getsockname()[:2]))
         try:
+            log.info("Listening on %s", shown(*listener.getsockname()[:2]))
             serve(listener, context, limits)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt:  # Ctrl+C, even while it starts
             log.info("Server stopped")
 
 

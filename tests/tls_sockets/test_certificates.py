@@ -20,6 +20,7 @@ from sequence_figures import Actor, check_figure, sequence_svg
 from .tls_helpers import (
     SERVER,
     WAIT,
+    check_embedded_size,
     converse,
     handshake_steps,
     record_messages,
@@ -157,6 +158,7 @@ def test_the_mutual_tls_figure_is_drawn_from_a_real_connection(
         handshake_steps(events, "Hello, TLS!", reply),
     )
     check_figure(request, PAGE.parent / "mutual-tls.svg", svg)
+    check_embedded_size(PAGE, svg, "mutual-tls.svg")
 
 
 @pytest.mark.interop(SERVER, "openssl", "mutual TLS: s_client with -cert and -key")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sequence_figures import Actor, Message, Note, check_figure, sequence_svg
 
-from .tls_helpers import WAIT
+from .tls_helpers import WAIT, check_embedded_size
 
 ASYNC_CLIENT = "tls_sockets/tls_async_client.py"
 STARTTLS = "tls_sockets/smtp_starttls.py"
@@ -196,6 +196,7 @@ def test_the_starttls_figure_is_drawn_from_a_real_dialogue(
         steps,
     )
     check_figure(request, DOCS / "starttls.svg", svg)
+    check_embedded_size(DOCS / "asyncio.md", svg, "starttls.svg")
 
 
 @pytest.mark.interop(STARTTLS, "exim4", "EHLO before and after STARTTLS with Exim")

@@ -305,3 +305,13 @@ def handshake_steps(events: list, sent: str, received: str) -> list:
         else:
             steps.append(Message(sender, 1 - sender, [label]))
     return steps
+
+
+def check_embedded_size(page: Path, svg: str, name: str) -> None:
+    """The page shows the figure at its own size: the <img> width and height
+    are the SVG's, so that the page does not jump as it loads."""
+    view_box = re.search(r'viewBox="0 0 (\d+) (\d+)"', svg)
+    size = f'width="{view_box[1]}" height="{view_box[2]}"'
+    embedded = re.search(rf"\({re.escape(name)}\){{ ([^}}]*) }}", page.read_text())
+    assert embedded, f"{page.name} does not show {name}"
+    assert embedded[1].startswith(size), f"{page.name}: {name} is {size}"
