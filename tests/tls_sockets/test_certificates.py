@@ -18,7 +18,6 @@ from peers.programs import require
 from sequence_figures import Actor, check_figure, sequence_svg
 
 from .tls_helpers import (
-    SERVER,
     WAIT,
     check_embedded_size,
     converse,
@@ -29,6 +28,7 @@ from .tls_helpers import (
 MAKER = "tls_sockets/make_client_certificate.py"
 ERRORS = "tls_sockets/certificate_errors.py"
 CLIENT = "tls_sockets/tls_echo_client.py"
+SERVER = "tls_sockets/tls_echo_server.py"
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "tls" / "certificates.md"
 
 

@@ -23,7 +23,6 @@ from .tls_helpers import (
     LINE_TIMEOUT,
     MAX_CLIENTS,
     MAX_LINE,
-    SERVER,
     SMALL_LIMITS,
     WAIT,
     certificate_arguments,
@@ -38,6 +37,7 @@ from .tls_helpers import (
 )
 
 CLIENT = "tls_sockets/tls_echo_client.py"
+SERVER = "tls_sockets/tls_echo_server.py"
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "tls"
 
 
