@@ -72,6 +72,9 @@ PROGRAMS: dict[str, Program] = {
                 r"(?:Chromium|Chrome) ([\d.]+)", rolling=True),
         Program("tcpdump", "tcpdump", "tcpdump", ("tcpdump", "--version"),
                 r"tcpdump version ([\d.]+)"),
+        Program("TShark", "tshark", "tshark", ("tshark", "--version"),
+                r"TShark \(Wireshark\) ([\d.]+)"),
+        Program("ss", "ss", "iproute2", ("ss", "--version"), r"iproute2-([\d.]+)"),
     ]
 }  # fmt: skip
 
