@@ -113,7 +113,8 @@ def test_a_refused_connection_is_named(
         ("websockets", "ws://127.0.0.1:{port}/ did not answer within 0.3 s"),
         (
             "smtp",
-            "127.0.0.1:{port} stopped answering: Connection unexpectedly closed: timed out",
+            "127.0.0.1:{port} stopped answering: "
+            "Connection unexpectedly closed: timed out",
         ),
     ],
 )
