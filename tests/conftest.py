@@ -171,6 +171,9 @@ def import_snippet(monkeypatch: pytest.MonkeyPatch):
 
     def load(relative_path: str):
         path = snippet(relative_path)
+        # A script's own folder comes first on sys.path: a snippet may
+        # import its neighbours (building_an_app/drop_protocol.py).
+        monkeypatch.syspath_prepend(str(path.parent))
         name = path.stem
         spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(spec)
