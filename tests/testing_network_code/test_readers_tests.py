@@ -162,7 +162,7 @@ def test_the_client_prints_the_json_of_http_server(
     check_transcript(request, PAGE, "json-client-run", transcript)
 
 
-@pytest.mark.interop(CLIENT, "nginx", "JSON, then a 404 and text in one line each")
+@pytest.mark.interop(CLIENT, "nginx", "JSON, then a 404 and a 403, one line each")
 def test_the_client_against_nginx(nginx_static, import_snippet, monkeypatch, capsys):
     port = str(nginx_static.port)
     printed = run_main(
