@@ -1,8 +1,10 @@
 """Many requests at once with aiohttp, at most LIMIT of them in flight.
 
-Start http_api_server.py first, then:
+Start the site's API server (http_examples/api_server.py) first, then:
 
     python many_requests.py
+
+or aim it at another server with --url.
 """
 
 import argparse
@@ -48,31 +50,40 @@ async def fetch_all(
 async def fetch_all_or_nothing(
     session: aiohttp.ClientSession, paths: list[str], limit: int
 ) -> list[dict]:
-    """Fetch every path, `limit` at a time; on the first error, cancel the rest.
+    """Fetch every path, `limit` at a time; on an error, cancel the rest.
 
     Python 3.11 and later: a TaskGroup waits for all its tasks, and if one
     fails, cancels the others and raises an ExceptionGroup of the errors.
     """
     slots = asyncio.Semaphore(limit)
     async with asyncio.TaskGroup() as group:
-        tasks = [group.create_task(fetch_json(session, path, slots)) for path in paths]
+        tasks = [
+            group.create_task(fetch_json(session, path, slots))
+            for path in paths  # one task per path, all started at once
+        ]
     return [task.result() for task in tasks]
 
 
 # --8<-- [end:task_group]
 def report(results: list[dict | BaseException]) -> None:
-    failed = [result for result in results if isinstance(result, BaseException)]
-    succeeded = [result for result in results if isinstance(result, dict)]
+    failed = [r for r in results if isinstance(r, BaseException)]
+    succeeded = [r for r in results if not isinstance(r, BaseException)]
     print(f"{len(succeeded)} succeeded, {len(failed)} failed")
     #> 100 succeeded, 0 failed
-    print([int(result["args"]["n"]) for result in succeeded[:5]])
-    #> [0, 1, 2, 3, 4]
+    print([echoed_n(result) for result in succeeded[:5]])  # in order
+    #> ['0', '1', '2', '3', '4']
     for error in failed[:3]:  # the first few errors say what went wrong
-        print(f"Failed: {error!r}")
+        print(f"Failed: {type(error).__name__} {error}".rstrip())
+
+
+def echoed_n(answer: object) -> object:
+    """The n that /echo sent back; None from a server of another shape."""
+    args = answer.get("args") if isinstance(answer, dict) else None
+    return args.get("n") if isinstance(args, dict) else None
 
 
 async def run(base_url: URL) -> None:
-    paths = [f"/get?n={n}" for n in range(100)]
+    paths = [f"/echo?n={n}" for n in range(100)]
     async with aiohttp.ClientSession(
         base_url=base_url, timeout=TIMEOUT, raise_for_status=True
     ) as session:
@@ -84,9 +95,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default=HOST)
     parser.add_argument("--port", type=int, default=PORT)
+    parser.add_argument("--url", help="the server's URL: not host and port")
     args = parser.parse_args()
 
-    base_url = URL.build(scheme="http", host=args.host, port=args.port)
+    base_url = (
+        URL(args.url)
+        if args.url
+        else URL.build(scheme="http", host=args.host, port=args.port)
+    )
     asyncio.run(run(base_url))
 
 

@@ -1,88 +1,253 @@
-"""A small JSON API with aiohttp.web, the server the HTTP pages' clients talk to.
+"""A JSON API with aiohttp.web: the server of every HTTP client on this site.
 
     python api_server.py
 
-Then, in another terminal, any client of the HTTP pages. With a certificate
-(see make_local_ca.py) it serves HTTPS instead:
+Then, in another terminal, any client of the HTTP or aiohttp pages. With a
+certificate (see make_local_ca.py) it serves HTTPS instead:
 
-    python api_server.py --cert certs/server.pem --key certs/server-key.pem
+    python api_server.py --port 8443 \\
+        --cert certs/server.pem --key certs/server-key.pem
+
+Every limit in Limits is an option too: --idle-timeout 5, --max-notes 100...
 """
 
 import argparse
 import asyncio
+import contextlib
+import dataclasses
+import errno
 import hashlib
 import itertools
 import json
 import logging
+import signal
 import socket
 import ssl
+import struct
 import sys
+import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Iterable
+from typing import TypeVar
 
-from aiohttp import BodyPartReader, web
+from aiohttp import BodyPartReader, hdrs, web
 from aiohttp.http_exceptions import HttpProcessingError
+
+try:
+    import resource  # Unix: how many files this process may open
+except ImportError:  # pragma: no cover (Windows has no such limit)
+    resource = None
 
 HOST = "127.0.0.1"  # loopback: reachable from this machine only
 PORT = 8080
-MAX_BODY_SIZE = 1024 * 1024  # JSON and form bodies over 1 MiB get 413
-MAX_UPLOAD_SIZE = 16 * 1024 * 1024  # uploads are streamed, so they may be larger
-MAX_DOWNLOAD_SIZE = 100 * 1024 * 1024
+# The names a request's Host header may give (see check_host).
+SERVED_NAMES = ("127.0.0.1", "localhost", "::1")
 MAX_DELAY = 10.0  # seconds /delay may be asked to wait
-BODY_TIMEOUT = 10.0  # seconds a client may take to send its body
-IDLE_TIMEOUT = 15.0  # seconds a connection may stay silent between requests
-MAX_NOTE_LENGTH = 1000
+MAX_DOWNLOAD_SIZE = 100 * 1024 * 1024  # bytes /download may be asked for
+MAX_NOTE_LENGTH = 1000  # characters in a note's text
+MAX_NESTING = 64  # levels of lists and objects in a JSON body
 MAX_TRACKED_KEYS = 1000  # /flaky forgets the oldest keys beyond this
+SPARE_FILES = 32  # file descriptors kept for all but connections
+NO_LINGER = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() resets
 
-NOTES = web.AppKey("notes", dict)
-NEXT_NOTE_ID = web.AppKey("next_note_id", itertools.count)
+log = logging.getLogger("api_server")
+T = TypeVar("T")
+
+
+# --8<-- [start:limits]
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """What one client may ask of the server; each is an option of main()."""
+
+    idle_timeout: float = 10.0  # s to send a request's header, all of it
+    body_timeout: float = 10.0  # s to send a body, once the header is in
+    send_timeout: float = 60.0  # s to read an answer, all of it
+    max_body_size: int = 1024 * 1024  # bytes of JSON or form: 413 beyond
+    max_upload_size: int = 16 * 1024 * 1024  # bytes of an uploaded file
+    max_connections: int = 512  # open at once: 503 beyond
+    max_notes: int = 1000  # notes stored: 507 beyond
+    max_notes_size: int = 1024 * 1024  # bytes of notes stored, as JSON
+
+
+# --8<-- [end:limits]
+LIMITS = web.AppKey("limits", Limits)
+SERVED = web.AppKey("served", frozenset)
 ATTEMPTS = web.AppKey("attempts", OrderedDict)
-BODY_TIMEOUT_KEY = web.AppKey("body_timeout", float)
 
 
 # --8<-- [start:errors]
 @web.middleware
-async def json_errors(request: web.Request, handler) -> web.StreamResponse:
+async def errors_as_json(request: web.Request, handler) -> web.StreamResponse:
     """Answer every error as JSON, {"error": "..."}, whoever raised it.
 
     Handlers raise web.HTTPNotFound(text="...") and the like; aiohttp raises
     them too (404 for an unknown path, 413 for a body over client_max_size).
+    Any other exception is a bug: logged in full, and a bare 500 for the
+    client, as a traceback would tell an attacker about the code.
     """
     try:
         return await handler(request)
-    except web.HTTPError as error:  # 4xx and 5xx; redirects pass through
-        headers = {"Allow": error.headers["Allow"]} if "Allow" in error.headers else {}
+    except web.HTTPError as error:  # 4xx and 5xx
+        allow = error.headers.get("Allow")  # a 405 says which methods to use
         return web.json_response(
-            {"error": error.text}, status=error.status, headers=headers
+            {"error": error.text},
+            status=error.status,
+            headers={"Allow": allow} if allow else None,
         )
+    except (web.HTTPException, ConnectionError):
+        raise  # a redirect goes as it is; a client gone needs no answer
+    except Exception:
+        log.exception("Bug in %s %s", request.method, request.path)
+        error = {"error": "Internal Server Error"}
+        return web.json_response(error, status=500)
 
 
 # --8<-- [end:errors]
-def query_number(request: web.Request, name: str, default: float, maximum: float):
-    """A number from the query string, or 400 if it is not one or out of range."""
+# --8<-- [start:check_host]
+@web.middleware
+async def check_host(request: web.Request, handler) -> web.StreamResponse:
+    """Answer only requests for a name this server serves.
+
+    A web page on evil.example can make a browser send requests to this
+    server, by pointing evil.example at 127.0.0.1 (DNS rebinding). The
+    browser then says Host: evil.example, and gets nothing here.
+    """
+    host = request.headers.get(hdrs.HOST, "")
+    if name_in(host) not in request.app[SERVED]:
+        raise web.HTTPMisdirectedRequest(text=f"{host!r} is not served here")
+    return await handler(request)
+
+
+def name_in(host_header: str) -> str:
+    """The name in a Host header: "[::1]:8080" gives "::1"."""
+    if host_header.startswith("["):  # an IPv6 address, in brackets
+        return host_header[1:].partition("]")[0].lower()
+    return host_header.partition(":")[0].lower()
+
+
+# --8<-- [end:check_host]
+# --8<-- [start:deadlines]
+async def receive(request: web.Request, reading: Awaitable[T]) -> T:
+    """Wait for the body, body_timeout seconds in all, then answer 408.
+
+    One deadline for the whole body: with a timeout for each read only, a
+    client that sends a byte now and then could hold on for ever.
+    """
+    seconds = request.app[LIMITS].body_timeout
+    try:
+        return await asyncio.wait_for(reading, seconds)
+    except asyncio.TimeoutError:
+        message = f"body not received within {seconds} s"
+        raise web.HTTPRequestTimeout(text=message) from None
+
+
+async def send_or_drop(request: web.Request, sending: Awaitable) -> None:
+    """Send an answer within send_timeout seconds, or drop the client."""
+    seconds = request.app[LIMITS].send_timeout
+    try:
+        await asyncio.wait_for(sending, seconds)
+    except asyncio.TimeoutError:
+        # It stopped reading: drop it, with what is queued for it. close()
+        # would wait until that is read, for ever; abort() drops asyncio's
+        # queue, and a zero linger time the kernel's (a reset is sent).
+        sock = request.transport.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, NO_LINGER)
+        request.transport.abort()
+        message = f"answer not read within {seconds} s"
+        raise ConnectionResetError(message) from None
+
+
+@web.middleware
+async def answer_in_time(request: web.Request, handler) -> web.StreamResponse:
+    """Send each answer here, within send_timeout (aiohttp would wait)."""
+    response = await handler(request)
+    if not response.prepared:  # a streamed answer was sent by its handler
+        await send_or_drop(request, send(request, response))
+    return response
+
+
+async def send(request: web.Request, response: web.StreamResponse) -> None:
+    await response.prepare(request)
+    await response.write_eof()
+
+
+# --8<-- [end:deadlines]
+def query_number(
+    request: web.Request, name: str, default: float, maximum: float
+) -> float:
+    """A number from the query string; 400 if not a number, or too large."""
     try:
         value = float(request.query.get(name, default))
     except ValueError:
         raise web.HTTPBadRequest(text=f"{name} must be a number") from None
     if not 0 <= value <= maximum:
-        raise web.HTTPBadRequest(text=f"{name} must be between 0 and {maximum}")
+        message = f"{name} must be between 0 and {maximum}"
+        raise web.HTTPBadRequest(text=message)
     return value
 
 
 # --8<-- [start:read_json]
 async def read_json(request: web.Request) -> object:
-    """The request's JSON body; 400 if it is not JSON, 408 if it is too slow.
+    """The request's JSON body, or a 4xx that says what is wrong with it.
 
-    request.json() reads at most client_max_size bytes (413 beyond), and
-    the timeout stops a client that sends half a body and then nothing.
+    request.json() would do, but a client's mistakes come out of it as
+    exceptions that look like bugs: UnicodeDecodeError, LookupError (an
+    unknown charset), RecursionError (deep nesting), ValueError (a number
+    of more than 4,300 digits). Each step here names its own failure.
     """
     if request.content_type != "application/json":
         raise web.HTTPUnsupportedMediaType(text="send application/json")
+    body = await receive(request, request.read())  # 413 over client_max_size
     try:
-        return await asyncio.wait_for(request.json(), request.app[BODY_TIMEOUT_KEY])
+        document = json.loads(body.decode(request.charset or "utf-8"))
+    except LookupError:
+        message = f"unknown charset {request.charset}"
+        raise web.HTTPUnsupportedMediaType(text=message) from None
+    except UnicodeDecodeError as error:
+        message = f"body is not valid {error.encoding}"
+        raise web.HTTPBadRequest(text=message) from None
     except json.JSONDecodeError as error:
-        raise web.HTTPBadRequest(text=f"body is not valid JSON: {error}") from None
-    except asyncio.TimeoutError:
-        raise web.HTTPRequestTimeout(text="body not received in time") from None
+        message = f"body is not valid JSON: {error.msg}"
+        raise web.HTTPBadRequest(text=message) from None
+    except RecursionError:
+        raise web.HTTPBadRequest(text="JSON nested too deeply") from None
+    except ValueError:  # an integer of over 4,300 digits (Python's limit)
+        message = "a number in the JSON is too long"
+        raise web.HTTPBadRequest(text=message) from None
+    # json.loads() takes up to about 980 levels, but json.dumps() may run
+    # out of stack sooner: a reply could fail like a bug. Stop well before.
+    if nesting(document) > MAX_NESTING:
+        raise web.HTTPBadRequest(text="JSON nested too deeply")
+    return document
+
+
+def nesting(document: object) -> int:
+    """How deep lists and objects nest in a document.
+
+    It keeps a list of what is left to look at: a recursive function would
+    need the very stack that deep nesting exhausts.
+    """
+    deepest, to_see = 0, [(document, 0)]
+    while to_see:
+        value, depth = to_see.pop()
+        if isinstance(value, dict):
+            value = list(value.values())
+        if isinstance(value, list):
+            deepest = max(deepest, depth + 1)
+            to_see.extend((item, depth + 1) for item in value)
+    return deepest
+
+
+async def read_form(request: web.Request) -> dict:
+    """The fields of a form (application/x-www-form-urlencoded)."""
+    try:
+        return dict(await receive(request, request.post()))
+    except LookupError:
+        message = f"unknown charset {request.charset}"
+        raise web.HTTPUnsupportedMediaType(text=message) from None
+    except UnicodeDecodeError as error:
+        message = f"form is not valid {error.encoding}"
+        raise web.HTTPBadRequest(text=message) from None
 
 
 # --8<-- [end:read_json]
@@ -99,8 +264,7 @@ async def echo(request: web.Request) -> web.Response:
         "headers": dict(request.headers),
     }
     if request.content_type == "application/x-www-form-urlencoded":
-        form = await asyncio.wait_for(request.post(), request.app[BODY_TIMEOUT_KEY])
-        reply["form"] = dict(form)
+        reply["form"] = await read_form(request)
     elif request.content_type == "application/json":
         reply["json"] = await read_json(request)
     return web.json_response(reply)
@@ -117,38 +281,65 @@ def note_from(data: object) -> dict:
         raise web.HTTPUnprocessableEntity(
             text=f"text: a string of 1 to {MAX_NOTE_LENGTH} characters"
         )
-    if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise web.HTTPUnprocessableEntity(text="tags: a list of strings")
     return {"text": text, "tags": tags}
 
 
+class NoteStore:
+    """The notes, in memory, up to a number of notes and of bytes."""
+
+    def __init__(self, max_notes: int, max_size: int) -> None:
+        self.max_notes, self.max_size = max_notes, max_size
+        self.notes: dict[int, dict] = {}
+        self.size = 0  # bytes, counted as JSON
+        self.ids = itertools.count(1)
+
+    def add(self, note: dict) -> dict:
+        """Store a note and give it an id; 507 when the store is full."""
+        size = len(json.dumps(note).encode())
+        too_many = len(self.notes) >= self.max_notes
+        if too_many or self.size + size > self.max_size:
+            raise web.HTTPInsufficientStorage(
+                text=f"the store is full: {self.max_notes} notes"
+                f" or {self.max_size} bytes at most"
+            )
+        note["id"] = next(self.ids)
+        self.notes[note["id"]] = note
+        self.size += size
+        return note
+
+
+NOTES = web.AppKey("notes", NoteStore)
+
+
 async def create_note(request: web.Request) -> web.Response:
-    note = note_from(await read_json(request))
-    note["id"] = next(request.app[NEXT_NOTE_ID])
-    request.app[NOTES][note["id"]] = note
+    note = request.app[NOTES].add(note_from(await read_json(request)))
     # 201 Created, and where the new note lives.
-    location = request.app.router["note"].url_for(note_id=str(note["id"]))
-    return web.json_response(note, status=201, headers={"Location": str(location)})
+    url = request.app.router["note"].url_for(note_id=str(note["id"]))
+    headers = {"Location": str(url)}
+    return web.json_response(note, status=201, headers=headers)
 
 
 async def list_notes(request: web.Request) -> web.Response:
-    notes = request.app[NOTES].values()
+    notes = request.app[NOTES].notes.values()
     if tag := request.query.get("tag"):
         notes = [note for note in notes if tag in note["tags"]]
     return web.json_response(list(notes))
 
 
 async def get_note(request: web.Request) -> web.Response:
-    note_id = int(request.match_info["note_id"])  # the route admits digits only
-    if note_id not in request.app[NOTES]:
+    note_id = int(request.match_info["note_id"])  # the route admits digits
+    notes = request.app[NOTES].notes
+    if note_id not in notes:
         raise web.HTTPNotFound(text=f"no note {note_id}")
-    return web.json_response(request.app[NOTES][note_id])
+    return web.json_response(notes[note_id])
 
 
 # --8<-- [end:notes]
 # --8<-- [start:flaky]
 async def flaky(request: web.Request) -> web.Response:
-    """Fail the first `failures` attempts for each `key` with 503, then succeed.
+    """Fail the first `failures` attempts of each `key` with 503, then succeed.
 
     It counts attempts, so a client can see that it retried.
     """
@@ -166,7 +357,7 @@ async def flaky(request: web.Request) -> web.Response:
 
 # --8<-- [end:flaky]
 async def delay(request: web.Request) -> web.Response:
-    """Answer after `seconds` seconds: a slow endpoint, to meet a read timeout."""
+    """Answer after `seconds` seconds: a slow endpoint, for read timeouts."""
     seconds = query_number(request, "seconds", default=1, maximum=MAX_DELAY)
     await asyncio.sleep(seconds)
     return web.json_response({"delayed": seconds})
@@ -174,62 +365,81 @@ async def delay(request: web.Request) -> web.Response:
 
 # --8<-- [start:download]
 async def download(request: web.Request) -> web.StreamResponse:
-    """Stream `size` bytes, 64 KiB at a time: memory use stays flat at any size."""
-    size = int(query_number(request, "size", default=1024, maximum=MAX_DOWNLOAD_SIZE))
+    """Stream `size` bytes, 64 KiB at a time: memory stays flat at any size."""
+    size = query_number(request, "size", 1024, maximum=MAX_DOWNLOAD_SIZE)
     response = web.StreamResponse(
         headers={"Content-Disposition": 'attachment; filename="download.bin"'}
     )
     response.content_type = "application/octet-stream"
-    response.content_length = size  # the client can tell a cut-off download
+    response.content_length = int(size)  # so a client can tell a cut-off
+    await send_or_drop(request, stream(request, response))
+    return response
+
+
+async def stream(request: web.Request, response: web.StreamResponse) -> None:
     await response.prepare(request)
     block = bytes(range(256)) * 256
-    for start in range(0, size, len(block)):
-        await response.write(block[: size - start])
+    for start in range(0, response.content_length, len(block)):
+        # write() waits while the client's connection is full: a slow
+        # reader slows this loop down, and never costs more than a block.
+        await response.write(block[: response.content_length - start])
     await response.write_eof()
-    return response
 
 
 # --8<-- [end:download]
 # --8<-- [start:upload]
 async def upload(request: web.Request) -> web.Response:
-    """Receive a file sent as multipart/form-data, field "file"; reply with its hash.
+    """Receive a file sent as multipart/form-data, field "file"; hash it.
 
     The file is read in chunks and hashed as it arrives, never held whole,
     with its own limit: client_max_size only applies to request.read().
     """
     if request.content_type != "multipart/form-data":
         raise web.HTTPBadRequest(text="send the file as multipart/form-data")
-    if (request.content_length or 0) > MAX_UPLOAD_SIZE:
+    limit = request.app[LIMITS].max_upload_size
+    if (request.content_length or 0) > limit:
         raise web.HTTPRequestEntityTooLarge(
-            max_size=MAX_UPLOAD_SIZE, actual_size=request.content_length
+            max_size=limit, actual_size=request.content_length
         )
-    body_timeout = request.app[BODY_TIMEOUT_KEY]
-    reader = await request.multipart()
-    field = await asyncio.wait_for(reader.next(), body_timeout)
-    if not isinstance(field, BodyPartReader) or field.name != "file":
-        raise web.HTTPBadRequest(text='send the file in a form field named "file"')
-    digest, size = hashlib.sha256(), 0
-    while chunk := await asyncio.wait_for(field.read_chunk(), body_timeout):
-        size += len(chunk)
-        if size > MAX_UPLOAD_SIZE:
-            raise web.HTTPRequestEntityTooLarge(
-                max_size=MAX_UPLOAD_SIZE, actual_size=size
-            )
-        digest.update(chunk)
-    reply = {"filename": field.filename, "size": size, "sha256": digest.hexdigest()}
+    reply = await receive(request, hash_file(request, limit))
     return web.json_response(reply, status=201)
+
+
+async def hash_file(request: web.Request, limit: int) -> dict:
+    try:
+        field = await (await request.multipart()).next()
+    except ValueError as error:  # no boundary, or not multipart at all
+        message = f"malformed multipart: {error}"
+        raise web.HTTPBadRequest(text=message) from None
+    if not isinstance(field, BodyPartReader) or field.name != "file":
+        message = 'send the file in a form field named "file"'
+        raise web.HTTPBadRequest(text=message)
+    digest, size = hashlib.sha256(), 0
+    while chunk := await field.read_chunk():
+        size += len(chunk)
+        if size > limit:
+            raise web.HTTPRequestEntityTooLarge(limit, actual_size=size)
+        digest.update(chunk)
+    sha256 = digest.hexdigest()
+    return {"filename": field.filename, "size": size, "sha256": sha256}
 
 
 # --8<-- [end:upload]
 # --8<-- [start:app]
-def make_app(body_timeout: float = BODY_TIMEOUT) -> web.Application:
-    # client_max_size: request.read(), .json() and .post() refuse a body over
-    # this size with 413, instead of filling the server's memory.
-    app = web.Application(client_max_size=MAX_BODY_SIZE, middlewares=[json_errors])
-    app[NOTES] = {}
-    app[NEXT_NOTE_ID] = itertools.count(1)
+def make_app(
+    limits: Limits | None = None, served: Iterable[str] = SERVED_NAMES
+) -> web.Application:
+    limits = limits or Limits()
+    # client_max_size: request.read(), .json() and .post() refuse a body
+    # over this size with 413, instead of filling the server's memory.
+    app = web.Application(
+        client_max_size=limits.max_body_size,
+        middlewares=[answer_in_time, errors_as_json, check_host],
+    )
+    app[LIMITS] = limits
+    app[SERVED] = frozenset(name.lower() for name in served)
+    app[NOTES] = NoteStore(limits.max_notes, limits.max_notes_size)
     app[ATTEMPTS] = OrderedDict()
-    app[BODY_TIMEOUT_KEY] = body_timeout
     app.add_routes(
         [
             web.get("/", hello),
@@ -249,6 +459,47 @@ def make_app(body_timeout: float = BODY_TIMEOUT) -> web.Application:
 
 
 # --8<-- [end:app]
+# --8<-- [start:connections]
+FULL = b'{"error": "too many connections: try again later"}'
+FULL_ANSWER = (
+    b"HTTP/1.1 503 Service Unavailable\r\n"
+    b"Content-Type: application/json\r\nContent-Length: %d\r\n"
+    b"Retry-After: 1\r\nConnection: close\r\n\r\n%s" % (len(FULL), FULL)
+)
+
+
+class OneConnection(asyncio.Protocol):
+    """A connection, handed to aiohttp, or refused if too many are open.
+
+    aiohttp has no such limit. This protocol decides when the connection
+    is made (after the TLS handshake, for HTTPS), then hands the transport
+    over to aiohttp's protocol, which counts it among its connections.
+    """
+
+    def __init__(self, server: web.Server, limit: int) -> None:
+        self.server, self.limit = server, limit
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        if len(self.server.connections) >= self.limit:
+            transport.write(FULL_ANSWER)  # before aiohttp, so by hand
+            transport.close()
+            return
+        http = self.server()  # aiohttp's protocol for one connection
+        transport.set_protocol(http)  # asyncio talks to it from now on
+        http.connection_made(transport)
+
+
+def connection_limit(wanted: int) -> int:
+    """`wanted`, or fewer if this process may not open that many files."""
+    if resource is None:  # pragma: no cover (Windows)
+        return wanted
+    files, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if files == resource.RLIM_INFINITY:  # pragma: no cover (no limit set)
+        return wanted
+    return max(1, min(wanted, files - SPARE_FILES))
+
+
+# --8<-- [end:connections]
 def access_log() -> logging.Logger:
     """One line per request on stdout."""
     logger = logging.getLogger("api_server.access")
@@ -259,31 +510,57 @@ def access_log() -> logging.Logger:
 
 
 # --8<-- [start:client_faults]
-def is_client_fault(record: logging.LogRecord) -> bool:
-    """A malformed request, or a client gone mid-request: not the server's fault."""
+def client_went_away(record: logging.LogRecord) -> bool:
     error = record.exc_info[1] if record.exc_info else None
-    return isinstance(error, (HttpProcessingError, ConnectionResetError))
+    return isinstance(error, ConnectionError)
+
+
+def client_fault(record: logging.LogRecord) -> bool:
+    """A malformed request, or a client gone: not the server's fault."""
+    error = record.exc_info[1] if record.exc_info else None
+    return isinstance(error, (HttpProcessingError, ConnectionError))
 
 
 class OneLine(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        error = record.exc_info[1] if record.exc_info else None
-        return f"{record.getMessage()}: {type(error).__name__}"
+        error = record.exc_info[1]
+        return f"{record.getMessage()}: {type(error).__name__}: {error}"
 
 
 def log_client_faults_briefly() -> None:
-    """aiohttp logs each client's fault with a traceback on stderr, as if the
-    server had failed. Log those in one line on stdout; real errors, with their
-    tracebacks, still go to stderr."""
+    """aiohttp logs a client's fault with a traceback on stderr, as if the
+    server had failed. A malformed request has its line in the access log
+    already, with its 400; a client gone mid-request gets one line here.
+    Real errors, with their tracebacks, still go to stderr."""
     brief = logging.StreamHandler(sys.stdout)
-    brief.addFilter(is_client_fault)
+    brief.addFilter(client_went_away)
     brief.setFormatter(OneLine())
     full = logging.StreamHandler()  # stderr
-    full.addFilter(lambda record: not is_client_fault(record))
+    full.addFilter(lambda record: not client_fault(record))
     logger = logging.getLogger("aiohttp.server")
     logger.addHandler(brief)
     logger.addHandler(full)
     logger.propagate = False
+
+
+class OutOfFiles:
+    """asyncio's loop exception handler, with one line for a full process.
+
+    With no file descriptor left, accept() fails; asyncio tries again a
+    second later, and reports each failure with a traceback. One line a
+    second says enough.
+    """
+
+    def __init__(self) -> None:
+        self.last_report = float("-inf")
+
+    def __call__(self, loop: asyncio.AbstractEventLoop, context: dict):
+        error = context.get("exception")
+        if getattr(error, "errno", None) not in (errno.EMFILE, errno.ENFILE):
+            loop.default_exception_handler(context)  # pragma: no cover (bugs)
+        elif time.monotonic() - self.last_report >= 1:
+            self.last_report = time.monotonic()
+            print(f"accept() failed: {error.strerror}; retrying", flush=True)
 
 
 # --8<-- [end:client_faults]
@@ -296,37 +573,96 @@ def tls_context(cert_file: str, key_file: str) -> ssl.SSLContext:
 
 
 # --8<-- [end:tls_context]
+# --8<-- [start:serve]
+async def serve(
+    app: web.Application,
+    listener: socket.socket,
+    tls: ssl.SSLContext | None = None,
+) -> None:
+    """Serve the app on a bound socket until Ctrl+C (SIGINT) or SIGTERM."""
+    limits = app[LIMITS]
+    runner = web.AppRunner(
+        app,
+        access_log=access_log(),
+        access_log_format='"%r" %s',
+        # aiohttp's name for the time a connection has to send a request's
+        # whole header, from when it opens or gets its last answer. Bytes
+        # that trickle in do not extend it. (aiohttp's default: an hour.)
+        keepalive_timeout=limits.idle_timeout,
+        # After an answer sent before the body was read (a 413, a 408),
+        # read and drop what is left of the body, for this long at most.
+        lingering_time=limits.body_timeout,
+        # A client that goes away stops its handler: no work for nobody.
+        handler_cancellation=True,
+        shutdown_timeout=5.0,
+    )
+    await runner.setup()
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(OutOfFiles())
+    limit = connection_limit(limits.max_connections)
+    server = await loop.create_server(
+        lambda: OneConnection(runner.server, limit),
+        sock=listener,
+        ssl=tls,
+        # A TLS client has as long for its handshake as for its header.
+        ssl_handshake_timeout=limits.idle_timeout if tls else None,
+    )
+    stop = stop_signal()
+    host, port = listener.getsockname()[:2]
+    shown = f"[{host}]" if listener.family == socket.AF_INET6 else host
+    print(f"Listening on {shown}:{port}", flush=True)  # ready, at last
+    try:
+        await stop.wait()
+    finally:
+        server.close()  # accept no more connections
+        await runner.cleanup()  # finish what is in progress, close the rest
+
+
+def stop_signal() -> asyncio.Event:
+    """An event set by Ctrl+C (SIGINT) or SIGTERM (from service managers)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    # Unix only: on Windows, Ctrl+C ends asyncio.run() with KeyboardInterrupt.
+    with contextlib.suppress(NotImplementedError):
+        for signal_number in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signal_number, stop.set)
+    return stop
+
+
+# --8<-- [end:serve]
 # --8<-- [start:main]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default=HOST)
-    parser.add_argument("--port", type=int, default=PORT, help="0 picks a free port")
-    parser.add_argument("--idle-timeout", type=float, default=IDLE_TIMEOUT)
-    parser.add_argument("--body-timeout", type=float, default=BODY_TIMEOUT)
+    parser.add_argument("--port", type=int, default=PORT, help="0: any free")
     parser.add_argument("--cert", help="certificate chain (PEM): serve HTTPS")
     parser.add_argument("--key", help="the certificate's private key (PEM)")
+    parser.add_argument(
+        "--serve-name",
+        action="append",
+        default=[],
+        help="a name to serve besides --host, 127.0.0.1, localhost and ::1",
+    )
+    for limit in dataclasses.fields(Limits):  # --idle-timeout, --max-notes...
+        option = "--" + limit.name.replace("_", "-")
+        parser.add_argument(option, type=limit.type, default=limit.default)
     args = parser.parse_args()
+    names = [limit.name for limit in dataclasses.fields(Limits)]
+    limits = Limits(**{name: getattr(args, name) for name in names})
 
+    logging.basicConfig(level=logging.WARNING)  # bugs, in full, on stderr
     log_client_faults_briefly()
     context = tls_context(args.cert, args.key) if args.cert else None
-    # Bind the socket ourselves to print the port really bound (--port 0).
-    listener = socket.create_server((args.host, args.port))
-    host, port = listener.getsockname()[:2]
-    print(f"Listening on {host}:{port}", flush=True)
-    web.run_app(
-        make_app(args.body_timeout),
-        sock=listener,
-        ssl_context=context,
-        print=None,  # we said where we listen
-        access_log=access_log(),
-        access_log_format='"%r" %s',
-        # A connection silent for this long is closed, even before its first
-        # request: a client that connects and never sends costs little.
-        keepalive_timeout=args.idle_timeout,
-        # A client that goes away stops its handler (no work for nobody).
-        handler_cancellation=True,
-        shutdown_timeout=5.0,
-    )
+    app = make_app(limits, [*SERVED_NAMES, args.host, *args.serve_name])
+    # Bind here: an IPv6 address (--host ::1) needs its family, and a port
+    # in use deserves one line, not a traceback (--port 0 picks a free one).
+    try:
+        family = socket.getaddrinfo(args.host, args.port)[0][0]
+        listener = socket.create_server((args.host, args.port), family=family)
+    except OSError as error:  # a port in use, a name that does not resolve
+        sys.exit(f"Cannot listen on {args.host}: {error.strerror}")
+    with contextlib.suppress(KeyboardInterrupt):  # Windows: see stop_signal
+        asyncio.run(serve(app, listener, context))
     print("Server stopped")
 
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-API_SERVER = "async_networking/http_api_server.py"
+API_SERVER = "http_examples/api_server.py"
 
 
 def _wait_for_log(server, text: str) -> str:
@@ -31,7 +31,8 @@ def wait_for_log():
 
 @pytest.fixture(scope="session")
 def api_server(start_server):
-    """One http_api_server.py per test worker, shared by the tests that need it."""
+    """The site's JSON API, api_server.py: one per test worker, for the tests
+    that need it."""
     with start_server(API_SERVER) as server:
         yield server
     assert server.output.endswith("Server stopped\n")

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+_WRITES_REPORT = True
 FAULTS = (
     "silent",  # connects and sends nothing
     "slow drip",  # one byte every few seconds, for ever
@@ -33,6 +34,10 @@ FAULTS = (
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    global _WRITES_REPORT
+    # Under xdist, each worker and the controller all see every report: only
+    # the controller (or a run without workers) writes it, once.
+    _WRITES_REPORT = not hasattr(config, "workerinput")
     config.addinivalue_line(
         "markers",
         "hostile(server, fault, limit=None): a test that attacks a server snippet",
@@ -60,7 +65,7 @@ def record_wait(request: pytest.FixtureRequest):
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     destination = os.environ.get("FAULT_REPORT")
-    if not destination or report.when != "call":
+    if not destination or not _WRITES_REPORT or report.when != "call":
         return
     properties = dict(report.user_properties)
     if "hostile" not in properties:

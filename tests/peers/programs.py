@@ -70,8 +70,12 @@ PROGRAMS: dict[str, Program] = {
                 rolling=True),
         Program("Chromium", "chromium", "chromium", ("chromium", "--version"),
                 r"(?:Chromium|Chrome) ([\d.]+)", rolling=True),
+        Program("tinyproxy", "tinyproxy", "tinyproxy", ("tinyproxy", "-v"),
+                r"tinyproxy ([\d.]+)"),
         Program("tcpdump", "tcpdump", "tcpdump", ("tcpdump", "--version"),
                 r"tcpdump version ([\d.]+)"),
+        # Not a peer: it makes Chromium trust the local CA (tests/peers/websocket.py).
+        Program("NSS certutil", "certutil", "libnss3-tools"),
         Program("TShark", "tshark", "tshark", ("tshark", "--version"),
                 r"TShark \(Wireshark\) ([\d.]+)"),
         Program("ss", "ss", "iproute2", ("ss", "--version"), r"iproute2-([\d.]+)"),
