@@ -23,7 +23,7 @@ from test_json_client import (
     too_large,
 )
 
-SHORT = 0.2  # seconds: the timeout of a test that waits for one
+SHORT = 0.1  # seconds: the timeout of a test that waits for one
 
 
 # --8<-- [start:tests]

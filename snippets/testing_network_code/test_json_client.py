@@ -11,7 +11,7 @@ import time
 import pytest
 from json_client import MAX_SIZE, FetchError, fetch_json
 
-SHORT = 0.2  # seconds: the timeout of a test that waits for one
+SHORT = 0.1  # seconds: the timeout of a test that waits for one
 
 
 # --8<-- [start:live]

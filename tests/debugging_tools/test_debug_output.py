@@ -1,5 +1,6 @@
 """Tests of "Seeing the traffic" (docs/guides/seeing-the-traffic.md): what the
-libraries print when asked, against real servers.
+libraries print when asked, against real servers. Each program's main() runs
+in this process, with the command line the page shows (and the test's port).
 
 http.client and smtplib print each line with set_debuglevel(1); urllib3 and
 websockets log with `logging`; aiohttp calls the coroutines of a TraceConfig.
@@ -7,9 +8,8 @@ websockets log with `logging`; aiohttp calls the coroutines of a TraceConfig.
 
 from __future__ import annotations
 
-import os
+import logging
 import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -17,7 +17,6 @@ import pytest
 from debugging_tools.transcripts import DOCS, check_transcript, replace_numbers
 
 PAGE = DOCS / "guides" / "seeing-the-traffic.md"
-SNIPPETS = Path(__file__).resolve().parents[2] / "snippets"
 HTTP_CLIENT = "debugging_tools/http_debug.py"
 SMTP_CLIENT = "debugging_tools/smtp_debug.py"
 SMTP_SERVER = "protocols/smtp_server.py"
@@ -38,19 +37,24 @@ def run_main(import_snippet, monkeypatch, capsys, relative: str, *arguments):
     return capsys.readouterr()
 
 
-def run_program(relative: str, *arguments: str) -> str:
-    """python3 SNIPPET ARGUMENTS in a process of its own: all it wrote.
+@pytest.fixture
+def fresh_logging(monkeypatch):
+    """Call it to have logging as a new process has it: no handler at all.
 
-    For the programs that configure `logging`, which pytest's own handlers
-    would turn into a no-op in this process.
+    pytest adds handlers of its own to the root logger for each test, which
+    would make the programs' basicConfig() do nothing. After the test,
+    everything is as it was.
     """
-    result = subprocess.run(  # noqa: S603 (our own snippets)
-        [sys.executable, str(SNIPPETS / relative), *arguments],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        timeout=30, check=False, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )  # fmt: skip
-    assert result.returncode == 0, result.stdout
-    return result.stdout
+    loggers = [logging.root, *map(logging.getLogger, ["urllib3", "websockets"])]
+    levels = [logger.level for logger in loggers]
+    yield lambda: monkeypatch.setattr(logging.root, "handlers", [])
+    for logger, level in zip(loggers, levels, strict=True):
+        logger.setLevel(level)  # which also clears the loggers' caches
+
+
+def logged_and_printed(output) -> str:
+    """What a terminal shows: the log (stderr), then what was printed last."""
+    return output.err + output.out
 
 
 def same_http(text: str) -> str:
@@ -163,10 +167,15 @@ def test_smtplib_debug_output_with_exim(
 
 
 @pytest.mark.interop(REQUESTS_LOG, "nginx", "urllib3's log: a new connection, reused")
-def test_urllib3_logs_its_connections(quiet_nginx, request):
+def test_urllib3_logs_its_connections(
+    quiet_nginx, fresh_logging, import_snippet, monkeypatch, capsys, request
+):
     port = str(quiet_nginx.port)
     url = f"http://127.0.0.1:{port}/"
-    output = run_program(REQUESTS_LOG, "--url", url)
+    fresh_logging()
+    output = logged_and_printed(
+        run_main(import_snippet, monkeypatch, capsys, REQUESTS_LOG, "--url", url)
+    )
     assert output.count("Starting new HTTP connection (1)") == 1  # then reused
     assert output.count('"GET / HTTP/1.1" 200 17') == 2
     shown = url.replace(port, NGINX_PORT)
@@ -201,10 +210,15 @@ def same_websockets(text: str) -> str:
 
 
 @pytest.mark.interop(WEBSOCKETS_LOG, "websocketd", "the handshake and frames, logged")
-def test_websockets_logs_every_frame(websocketd_echo, request):
+def test_websockets_logs_every_frame(
+    websocketd_echo, fresh_logging, import_snippet, monkeypatch, capsys, request
+):
     port = str(websocketd_echo.port)
     url = f"ws://127.0.0.1:{port}/"
-    output = run_program(WEBSOCKETS_LOG, "--url", url)
+    fresh_logging()
+    output = logged_and_printed(
+        run_main(import_snippet, monkeypatch, capsys, WEBSOCKETS_LOG, "--url", url)
+    )
     assert "> TEXT 'Hello' [5 bytes]" in output
     assert "< TEXT 'Hello' [5 bytes]" in output
     assert output.endswith("Hello\n")

@@ -29,7 +29,7 @@ PROGRAMS = {
     "smtp": "debugging_tools/smtp_debug.py",
 }
 DRAIN_NEVER_AWAITED = "coroutine 'StreamWriter.drain' was never awaited"
-SHORT = 0.3  # seconds: the timeouts of these tests
+SHORT = 0.1  # seconds: the timeouts of these tests
 SHORT_TIMEOUTS = {
     "unclosed": SHORT,
     "mistakes": SHORT,
@@ -45,9 +45,8 @@ SHORT_TIMEOUTS = {
 def failure(import_snippet, monkeypatch, capsys):
     """Run a program's main() with these arguments: the line it exits with."""
     # The programs set these loggers' levels: put them back after the test.
-    for name in ("urllib3", "websockets"):
-        logger = logging.getLogger(name)
-        monkeypatch.setattr(logger, "level", logger.level)
+    loggers = [logging.root, *map(logging.getLogger, ["urllib3", "websockets"])]
+    levels = [logger.level for logger in loggers]
 
     def run(program: str, *arguments: str) -> str:
         module = import_snippet(PROGRAMS[program])
@@ -72,7 +71,9 @@ def failure(import_snippet, monkeypatch, capsys):
         assert "\n" not in line
         return line
 
-    return run
+    yield run
+    for logger, level in zip(loggers, levels, strict=True):
+        logger.setLevel(level)  # which also clears the loggers' caches
 
 
 def address_options(program: str, port: int) -> list[str]:
@@ -107,10 +108,10 @@ def test_a_refused_connection_is_named(
     [
         ("unclosed", "No echo from 127.0.0.1:{port}: timed out"),
         ("mistakes", "No echo from 127.0.0.1:{port}: TimeoutError()"),
-        ("http", "http://127.0.0.1:{port}/ did not answer within 0.3 s"),
+        ("http", "http://127.0.0.1:{port}/ did not answer within 0.1 s"),
         ("requests", "http://127.0.0.1:{port}/ did not answer in time"),
         ("aiohttp", "http://127.0.0.1:{port}/ did not answer in time"),
-        ("websockets", "ws://127.0.0.1:{port}/ did not answer within 0.3 s"),
+        ("websockets", "ws://127.0.0.1:{port}/ did not answer within 0.1 s"),
         (
             "smtp",
             "127.0.0.1:{port} stopped answering: "
