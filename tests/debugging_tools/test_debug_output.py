@@ -228,3 +228,26 @@ def test_websockets_logs_every_frame(
         {port: WEBSOCKET_PORT},
     )
     check_transcript(request, PAGE, "websockets-log", transcript, same_websockets)
+
+
+@pytest.mark.parametrize("program", [HTTP_CLIENT, REQUESTS_LOG, AIOHTTP_TRACE])
+def test_the_http_clients_work_over_ipv6(
+    program, quiet_nginx, fresh_logging, import_snippet, monkeypatch, capsys
+):
+    url = f"http://[::1]:{quiet_nginx.port}/"
+    fresh_logging()
+    output = run_main(import_snippet, monkeypatch, capsys, program, "--url", url)
+    assert output.out.endswith("Hello from nginx\n")
+
+
+def test_smtplib_over_ipv6(
+    exim_server, local_certificates, import_snippet, monkeypatch, capsys
+):
+    monkeypatch.setenv("SMTP_PASSWORD", exim_server.values["password"])
+    printed = run_main(
+        import_snippet, monkeypatch, capsys, SMTP_CLIENT,
+        "--host", "::1", "--port", str(exim_server.port),
+        "--cafile", str(local_certificates.ca_file),
+    ).err  # fmt: skip
+    assert "reply: retcode (235)" in printed
+    assert "send: 'QUIT\\r\\n'" in printed
