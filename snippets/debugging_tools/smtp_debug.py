@@ -49,11 +49,12 @@ def main() -> None:
     parser.add_argument("--to", default="grace@example.org")
     args = parser.parse_args()
     password = os.environ.get("SMTP_PASSWORD")
-    if password is None:
-        sys.exit("Set SMTP_PASSWORD to the password of " + args.user)
+    if password is None:  # never an option: others see the command line
+        sys.exit(f"Set SMTP_PASSWORD to the password of {args.user}")
 
     message = EmailMessage()
-    message["From"], message["To"] = args.sender, args.to
+    message["From"] = args.sender
+    message["To"] = args.to
     message["Subject"] = "Debugging SMTP"
     message.set_content("Hello from smtp_debug.py\n")
     try:
