@@ -37,18 +37,38 @@ def run_main(import_snippet, monkeypatch, capsys, relative: str, *arguments):
     return capsys.readouterr()
 
 
+LIBRARIES = ("urllib3", "websockets")  # whose loggers the programs set
+
+
 @pytest.fixture
 def fresh_logging(monkeypatch):
-    """Call it to have logging as a new process has it: no handler at all.
+    """Call it to have logging as a new process has it.
 
     pytest adds handlers of its own to the root logger for each test, which
-    would make the programs' basicConfig() do nothing. After the test,
-    everything is as it was.
+    would make the programs' basicConfig() do nothing, and other programs
+    run in this process may have set a level on a library's logger
+    (chat_watcher.py sets websockets.client's). After the test, everything
+    is as it was.
     """
-    loggers = [logging.root, *map(logging.getLogger, ["urllib3", "websockets"])]
-    levels = [logger.level for logger in loggers]
-    yield lambda: monkeypatch.setattr(logging.root, "handlers", [])
-    for logger, level in zip(loggers, levels, strict=True):
+    manager = logging.root.manager
+    loggers = [logging.root] + [
+        logger
+        for name, logger in manager.loggerDict.items()
+        if isinstance(logger, logging.Logger) and name.split(".")[0] in LIBRARIES
+    ]
+    saved = [(logger, logger.level, logger.propagate) for logger in loggers]
+
+    def fresh() -> None:
+        monkeypatch.setattr(logging.root, "handlers", [])
+        for logger in loggers[1:]:
+            logger.setLevel(logging.NOTSET)
+            logger.propagate = True
+
+    yield fresh
+    for name in LIBRARIES:  # loggers the programs made, if none were there
+        logging.getLogger(name).setLevel(logging.NOTSET)
+    for logger, level, propagate in saved:
+        logger.propagate = propagate
         logger.setLevel(level)  # which also clears the loggers' caches
 
 
