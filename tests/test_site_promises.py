@@ -239,6 +239,7 @@ def test_a_command_on_a_page_is_one_its_program_accepts(
     if "ArgumentParser" not in path.read_text(encoding="utf-8"):
         assert args == [], f"{where}: {script} takes no command-line arguments"
         return
+    monkeypatch.syspath_prepend(str(path.parent))  # it may import neighbours
     spec = importlib.util.spec_from_file_location(f"command_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
