@@ -60,7 +60,7 @@ PROGRAMS: dict[str, Program] = {
         Program("GNU Wget", "wget", "wget", ("wget", "--version"), r"Wget ([\d.]+)"),
         Program("aria2", "aria2c", "aria2", ("aria2c", "--version"),
                 r"aria2 version ([\d.]+)"),
-        Program("OpenSSL s_client", "openssl", "openssl", ("openssl", "version"),
+        Program("OpenSSL", "openssl", "openssl", ("openssl", "version"),
                 r"OpenSSL ([\d.]+)"),
         Program("socat", "socat", "socat", ("socat", "-V"), r"socat version ([\d.]+)"),
         Program("Ncat", "ncat", "ncat", ("ncat", "--version"), r"Version ([\d.]+)"),
