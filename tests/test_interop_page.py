@@ -100,6 +100,13 @@ NOTHING_TO_TALK_TO = {
     "sockets/socket_errors.py": "provokes each error with sockets of its own",
     "building_an_app/drop_protocol.py": "no network: frames to and from bytes",
     "building_an_app/test_drop_app.py": "a reader's tests, against its own server",
+    # A reader's tests of their clients: against servers of their own
+    # (http.server, fake ones that misbehave), run by
+    # tests/testing_network_code/; the clients themselves meet nginx.
+    "testing_network_code/conftest.py": "a reader's fixtures: servers of its own",
+    "testing_network_code/test_json_client.py": "a reader's tests, own servers",
+    "testing_network_code/test_async_json_client.py": "a reader's tests, own servers",
+    "testing_network_code/test_loopback_only.py": "a reader's tests of the guards",
     "http_examples/make_local_ca.py": "writes certificate files",
     "websocket_apps/legacy_two_argument_handler.py": "shows what fails on purpose",
     "websocket_apps/wire_capture.py": "its own server and client, to show the bytes",

@@ -76,6 +76,9 @@ PROGRAMS: dict[str, Program] = {
                 r"tcpdump version ([\d.]+)"),
         # Not a peer: it makes Chromium trust the local CA (tests/peers/websocket.py).
         Program("NSS certutil", "certutil", "libnss3-tools"),
+        Program("TShark", "tshark", "tshark", ("tshark", "--version"),
+                r"TShark \(Wireshark\) ([\d.]+)"),
+        Program("ss", "ss", "iproute2", ("ss", "--version"), r"iproute2-([\d.]+)"),
     ]
 }  # fmt: skip
 
