@@ -35,9 +35,15 @@ build: $(INSTALLED)
 	$(BIN)/mkdocs build --strict --site-dir site
 
 # The site's tests read site/: a `make pytest` alone builds it first too, so
-# that they never check a site older than docs/.
-pytest: build
+# that they never check a site older than docs/. The Node.js WebSocket peer's
+# packages come from tests/peers/node/package-lock.json.
+NODE_PEER := tests/peers/node/node_modules/.package-lock.json
+pytest: build $(NODE_PEER)
 	SITE_DIR=site $(BIN)/pytest -n auto --cov
+
+$(NODE_PEER): tests/peers/node/package-lock.json
+	cd tests/peers/node && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
 ## update-outputs: rewrite the #> output comments (and docs/interop.md) from a
 ## real run; one snippet or page: make update-outputs SNIPPET=sockets/tcp_echo_client.py

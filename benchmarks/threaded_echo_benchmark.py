@@ -43,7 +43,7 @@ TIMEOUT = 30.0  # seconds: a stuck server ends the run instead of hanging it
 
 def start_server(path: Path) -> tuple[subprocess.Popen, int]:
     process = subprocess.Popen(  # noqa: S603 (our own snippet)
-        [sys.executable, str(path), "--port", "0", "--client-timeout", str(TIMEOUT)],
+        [sys.executable, str(path), "--port", "0", "--idle-timeout", str(TIMEOUT)],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,

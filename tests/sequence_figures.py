@@ -142,9 +142,9 @@ def sequence_svg(
             f'aria-labelledby="{name}-title {name}-desc">',
             f'  <title id="{name}-title">{escape(title)}</title>',
             f'  <desc id="{name}-desc">{escape(description)}</desc>',
-            f"  <defs>{markers}</defs>",
             "  <!-- A white card: readable on the light and the dark palette. -->",
             f'  <rect width="{WIDTH}" height="{height}" rx="10" fill="{PAPER}"/>',
+            f"  <defs>{markers}</defs>",  # after the card: it is the first shape
             f'  <g font-family="{SANS}" font-size="{FONT}" fill="{INK}">',
             *(f"    {part}" for part in lifelines + canvas.parts),
             "  </g>",

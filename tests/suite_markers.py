@@ -47,10 +47,20 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         Path(dump).write_text(json.dumps(serialised), encoding="utf-8")
 
 
+COLLECTED = pytest.StashKey[dict]()  # the whole suite's uses, collected once
+
+
 def marker_uses(request: pytest.FixtureRequest, name: str) -> list[MarkerUse]:
     config = request.config
     if [Path(arg).resolve() for arg in config.args] == [ROOT / "tests"]:
         return config.stash[USES][name]
+    if COLLECTED not in config.stash:
+        config.stash[COLLECTED] = collect_whole_suite(request)
+    return config.stash[COLLECTED][name]
+
+
+def collect_whole_suite(request: pytest.FixtureRequest) -> dict[str, list[MarkerUse]]:
+    """Collect every test (running none) in a subprocess: the uses of each marker."""
     dump = request.getfixturevalue("tmp_path") / "markers.json"
     subprocess.run(
         [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:randomly",
@@ -58,5 +68,5 @@ def marker_uses(request: pytest.FixtureRequest, name: str) -> list[MarkerUse]:
         cwd=ROOT, env={**os.environ, DUMP_VARIABLE: str(dump)},
         capture_output=True, check=True, timeout=50,
     )  # fmt: skip
-    found = json.loads(dump.read_text(encoding="utf-8"))[name]
-    return [MarkerUse(**use) for use in found]
+    found = json.loads(dump.read_text(encoding="utf-8"))
+    return {key: [MarkerUse(**use) for use in uses] for key, uses in found.items()}

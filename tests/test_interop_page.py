@@ -88,3 +88,37 @@ def test_the_interop_page_lists_exactly_what_the_tests_prove(request):
     assert match["table"] == rolling_peers_are_not_older(match["table"], expected), (
         "docs/interop.md is out of date: run `make update-outputs`"
     )
+
+
+# Snippets that talk to no peer: they compute, or talk only to themselves.
+NOTHING_TO_TALK_TO = {
+    "async_networking/coroutines.py": "no network: coroutines and tasks",
+    "sockets/address_lookup.py": "name resolution only",
+    "sockets/bytes_and_text.py": "no network: encoding and decoding",
+    "sockets/stream_boundaries.py": "a socket pair within one process",
+    "sockets/udp_limits.py": "a datagram to itself, to measure the limits",
+    "sockets/socket_errors.py": "provokes each error with sockets of its own",
+    "building_an_app/drop_protocol.py": "no network: frames to and from bytes",
+    "building_an_app/test_drop_app.py": "a reader's tests, against its own server",
+    # A reader's tests of their clients: against servers of their own
+    # (http.server, fake ones that misbehave), run by
+    # tests/testing_network_code/; the clients themselves meet nginx.
+    "testing_network_code/conftest.py": "a reader's fixtures: servers of its own",
+    "testing_network_code/test_json_client.py": "a reader's tests, own servers",
+    "testing_network_code/test_async_json_client.py": "a reader's tests, own servers",
+    "testing_network_code/test_loopback_only.py": "a reader's tests of the guards",
+    "http_examples/make_local_ca.py": "writes certificate files",
+    "websocket_apps/legacy_two_argument_handler.py": "shows what fails on purpose",
+    "websocket_apps/wire_capture.py": "its own server and client, to show the bytes",
+    "async_networking/sync_vs_async.py": "a benchmark of its own servers",
+}
+
+
+def test_every_networked_snippet_meets_a_real_peer(request):
+    proven = {use.args[0] for use in marker_uses(request, "interop")}
+    snippets = {
+        path.relative_to(ROOT / "snippets").as_posix()
+        for path in (ROOT / "snippets").rglob("*.py")
+    }
+    unproven = sorted(snippets - proven - set(NOTHING_TO_TALK_TO))
+    assert unproven == [], "run each against a real server or client (tests/peers/)"

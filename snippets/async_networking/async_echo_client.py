@@ -1,8 +1,9 @@
-"""An asyncio echo client: sends lines to the echo server and prints each echo.
+"""An asyncio echo client: sends lines to the echo server, prints each echo.
 
 Start async_echo_server.py first, then:
 
     python async_echo_client.py
+    python async_echo_client.py --host ::1    # over IPv6
 """
 
 import argparse
@@ -11,12 +12,16 @@ import contextlib
 import sys
 
 HOST = "127.0.0.1"
-PORT = 8766
+PORT = 8772
 TIMEOUT = 5.0  # seconds for the whole exchange: fail fast rather than hang
 
 
 # --8<-- [start:exchange]
-async def echo_lines(lines: list[bytes], host: str, port: int) -> list[bytes]:
+async def echo_lines(
+    lines: list[bytes],
+    host: str,
+    port: int,
+) -> list[bytes]:
     """Send each line (without its newline) and return the echoes, in order.
 
     No timeout here: the caller puts one deadline over the whole exchange.
@@ -30,18 +35,19 @@ async def echo_lines(lines: list[bytes], host: str, port: int) -> list[bytes]:
             try:
                 echo = await reader.readuntil(b"\n")
             except asyncio.IncompleteReadError:
-                raise ConnectionError("the server closed the connection") from None
+                closed = ConnectionError("the server closed the connection")
+                raise closed from None
             echoes.append(echo.removesuffix(b"\n"))
         return echoes
     finally:
         writer.close()  # also when an error or a timeout ends the exchange
-        with contextlib.suppress(ConnectionError):  # reset: nothing left to flush
+        with contextlib.suppress(ConnectionError):  # reset: nothing to flush
             await writer.wait_closed()
 
 
 # --8<-- [end:exchange]
 # --8<-- [start:deadline]
-async def echo_within(lines: list[bytes], host: str, port: int, seconds: float):
+async def echo_within(lines: list[bytes], host, port, seconds: float):
     """echo_lines() within `seconds`, on Python 3.11 and later."""
     # asyncio.timeout() cancels whatever the block awaits when time is up,
     # and raises TimeoutError. One deadline covers connect, writes and reads.
@@ -49,7 +55,7 @@ async def echo_within(lines: list[bytes], host: str, port: int, seconds: float):
         return await echo_lines(lines, host, port)
 
 
-async def echo_within_wait_for(lines: list[bytes], host: str, port: int, seconds):
+async def echo_within_wait_for(lines: list[bytes], host, port, seconds):
     """echo_lines() within `seconds`, on Python 3.10 and later."""
     # wait_for() puts the deadline on one awaitable: here, the whole exchange.
     return await asyncio.wait_for(echo_lines(lines, host, port), seconds)
@@ -63,14 +69,19 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=TIMEOUT)
     args = parser.parse_args()
 
-    lines = ["Hello, asyncio! 👋".encode(), b"Each line comes back on its own"]
-    exchange = echo_within if sys.version_info >= (3, 11) else echo_within_wait_for
+    greeting = "Hello, asyncio! 👋".encode()
+    lines = [greeting, b"Each line comes back on its own"]
+    run = echo_within if sys.version_info >= (3, 11) else echo_within_wait_for
+    host, port, seconds = args.host, args.port, args.timeout
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
     try:
-        echoes = asyncio.run(exchange(lines, args.host, args.port, args.timeout))
+        echoes = asyncio.run(run(lines, host, port, seconds))
     except ConnectionRefusedError:
-        sys.exit(f"No server at {args.host}:{args.port}: start async_echo_server.py")
-    except asyncio.TimeoutError:  # TimeoutError on 3.11+, its own class on 3.10
-        sys.exit(f"No echo from {args.host}:{args.port} within {args.timeout} s")
+        sys.exit(f"No server at {where}: start async_echo_server.py")
+    except asyncio.TimeoutError:  # TimeoutError on 3.11+, its own before
+        sys.exit(f"No echo from {where} within {seconds} s")
+    except OSError as error:  # closed or reset by the server, a bad name
+        sys.exit(f"Echo from {where} failed: {error.strerror or error}")
     for echo in echoes:
         print(echo.decode())
         #> Hello, asyncio! 👋

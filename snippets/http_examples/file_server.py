@@ -1,6 +1,6 @@
 """Serve the files of a folder over HTTP, built on the standard http.server.
 
-    python file_server.py --directory public
+    python3 file_server.py --directory public
 
 For sharing files on your own machine while you develop, never on a network:
 it has no TLS and no access control. Its limits are on the page.

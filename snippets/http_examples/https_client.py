@@ -2,14 +2,14 @@
 
 Make the certificates and start the server first (see the HTTPS page):
 
-    python make_local_ca.py --folder certs
-    python api_server.py --port 8443 \\
+    python3 make_local_ca.py --folder certs
+    python3 api_server.py --port 8443 \\
         --cert certs/server.pem --key certs/server-key.pem
 
 then:
 
-    python https_client.py --ca-file certs/ca.pem
-    python https_client.py --ca-file certs/ca.pem --url https://[::1]:8443/
+    python3 https_client.py --ca-file certs/ca.pem
+    python3 https_client.py --ca-file certs/ca.pem --url https://[::1]:8443/
 """
 
 import argparse
@@ -84,7 +84,7 @@ def main() -> None:
     if not Path(args.ca_file).is_file():
         sys.exit(
             f"No CA file {args.ca_file}: make one with "
-            "python make_local_ca.py --folder certs"
+            "python3 make_local_ca.py --folder certs"
         )
     try:
         print("Without the local CA:")

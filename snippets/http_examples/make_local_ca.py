@@ -1,6 +1,6 @@
 """Make a local certificate authority, and a certificate it signs for us.
 
-    python make_local_ca.py --folder certs
+    python3 make_local_ca.py --folder certs
 
 writes certs/ca.pem (what clients trust), certs/server.pem and
 certs/server-key.pem (what the server presents). For development and tests

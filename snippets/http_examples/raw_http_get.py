@@ -2,8 +2,8 @@
 
 Start api_server.py first, then:
 
-    python raw_http_get.py
-    python raw_http_get.py --host ::1 --path /notes
+    python3 raw_http_get.py
+    python3 raw_http_get.py --host ::1 --path /notes
 """
 
 import argparse

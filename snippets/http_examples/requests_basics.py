@@ -2,8 +2,8 @@
 
 Start api_server.py first, then:
 
-    python requests_basics.py
-    python requests_basics.py --url http://[::1]:8080
+    python3 requests_basics.py
+    python3 requests_basics.py --url http://[::1]:8080
 """
 
 import argparse

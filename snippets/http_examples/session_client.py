@@ -2,8 +2,8 @@
 
 Start api_server.py first, then:
 
-    python session_client.py
-    API_TOKEN=... python session_client.py --url http://[::1]:8080
+    python3 session_client.py
+    API_TOKEN=... python3 session_client.py --url http://[::1]:8080
 
 Needs urllib3 2.6.3 or newer (for retry_after_max).
 """
@@ -19,10 +19,8 @@ from requests.adapters import HTTPAdapter
 from urllib3.util import Retry
 
 BASE_URL = "http://127.0.0.1:8080"
-TIMEOUT = (
-    3.05,
-    10,
-)  # (connect, read) seconds: a Session has no default timeout
+# (connect, read) seconds: a Session has no default timeout either.
+TIMEOUT = (3.05, 10)
 
 # --8<-- [start:retry]
 RETRY_RULES = dict(

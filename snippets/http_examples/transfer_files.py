@@ -2,12 +2,12 @@
 
 Start api_server.py first, then:
 
-    python transfer_files.py --output download.bin
+    python3 transfer_files.py --output download.bin
 
 or download any file, resuming where a cut-off try stopped if the server
 answers Range requests (file_server.py and nginx do):
 
-    python transfer_files.py --download http://127.0.0.1:8081/big.iso
+    python3 transfer_files.py --download http://127.0.0.1:8081/big.iso
 """
 
 import argparse

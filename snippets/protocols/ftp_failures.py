@@ -2,7 +2,7 @@
 
 Start ftp_server.py first, then:
 
-    python ftp_failures.py --cafile certs/ca.pem
+    python3 ftp_failures.py --cafile certs/ca.pem
 
 Against another server, name its user with --user (or FTP_USER). What each
 line says after the exception's name is the server's own words.
@@ -22,6 +22,7 @@ HOST = "127.0.0.1"
 PORT = 8021
 TIMEOUT = 10.0
 USER = "ada"
+MAKE_CA = "python3 make_local_ca.py"  # makes certs/ca.pem
 
 
 def log_in(
@@ -79,7 +80,7 @@ def main() -> None:
     parser.add_argument("--user", default=os.environ.get("FTP_USER", USER))
     args = parser.parse_args()
     if args.cafile and not args.cafile.is_file():
-        sys.exit(f"No CA file {args.cafile}: python make_local_ca.py makes it")
+        sys.exit(f"No CA file {args.cafile}: {MAKE_CA} makes it")
     host, port, user = args.host, args.port, args.user
     ours = ssl.create_default_context(cafile=args.cafile)  # our local CA
     system = ssl.create_default_context()  # the public authorities only

@@ -1,7 +1,7 @@
 """An FTP server that requires TLS, to try FTP clients on: one user, a folder.
 
-    python make_local_ca.py        # once: the certificates, in certs/
-    python ftp_server.py --cert certs/server.pem --key certs/server-key.pem
+    python3 make_local_ca.py        # once: the certificates, in certs/
+    python3 ftp_server.py
 
 It serves the folder ftp-root/ (--root) to the user "ada".
 """
@@ -37,6 +37,8 @@ except ImportError:  # pragma: no cover (Windows)
 HOST = "127.0.0.1"  # loopback: reachable from this machine only
 PORT = 8021  # the standard port, 21, needs root
 ROOT = Path("ftp-root")
+# What make_local_ca.py makes: --cert and --key name others.
+CERT_FILE, KEY_FILE = Path("certs/server.pem"), Path("certs/server-key.pem")
 # The one account of this test server. DummyAuthorizer keeps passwords in
 # memory as given: a real server checks salted hashes instead.
 USER, PASSWORD = "ada", "correct horse battery staple"
@@ -172,12 +174,8 @@ def main() -> None:
         default=PORT,
         help="0 picks a free port",
     )
-    parser.add_argument(
-        "--cert", type=Path, required=True, help="e.g. certs/server.pem"
-    )
-    parser.add_argument(
-        "--key", type=Path, required=True, help="e.g. certs/server-key.pem"
-    )
+    parser.add_argument("--cert", type=Path, default=CERT_FILE)
+    parser.add_argument("--key", type=Path, default=KEY_FILE)
     parser.add_argument(
         "--root",
         type=Path,
@@ -198,6 +196,9 @@ def main() -> None:
     limits.add_argument("--data-timeout", type=float, default=DATA_TIMEOUT)
     limits.add_argument("--max-connections", type=int, default=MAX_CONNECTIONS)
     args = parser.parse_args()
+    for path in (args.cert, args.key):
+        if not path.is_file():
+            sys.exit(f"No {path}: python3 make_local_ca.py makes it")
 
     # pyftpdlib logs each session and command: to stdout, with our lines.
     logging.basicConfig(

@@ -2,7 +2,7 @@
 
 Start ftp_server.py first, then:
 
-    python ftp_transfer.py --cafile certs/ca.pem
+    python3 ftp_transfer.py --cafile certs/ca.pem
 
 It asks for the password (the test server's is "correct horse battery
 staple"), or reads it from the environment variable FTP_PASSWORD; the user
@@ -22,6 +22,7 @@ HOST = "127.0.0.1"
 PORT = 8021  # a real server listens on 21
 TIMEOUT = 10.0  # seconds: for connecting, and for each read or write after
 USER = "ada"
+MAKE_CA = "python3 make_local_ca.py"  # makes certs/ca.pem
 
 
 class IncompleteUpload(Exception):
@@ -147,7 +148,7 @@ def reason(error: Exception, host: str, port: int) -> str:
     if isinstance(error, ssl.SSLCertVerificationError):
         return (
             f"Certificate of {host} not trusted ({error.verify_message}):"
-            " pass --cafile certs/ca.pem (python make_local_ca.py makes it)"
+            f" pass --cafile certs/ca.pem ({MAKE_CA} makes it)"
         )
     if isinstance(error, ftplib.error_perm):  # 5xx: do not try again
         return f"The server refused: {error}"
@@ -170,7 +171,7 @@ def main() -> None:
     parser.add_argument("--folder", help="the server's folder to work in")
     args = parser.parse_args()
     if args.cafile and not args.cafile.is_file():
-        sys.exit(f"No CA file {args.cafile}: python make_local_ca.py makes it")
+        sys.exit(f"No CA file {args.cafile}: {MAKE_CA} makes it")
     # Never a password on the command line: other users see it in `ps`.
     password = os.environ.get("FTP_PASSWORD") or getpass.getpass()
 

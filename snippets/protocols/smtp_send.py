@@ -2,7 +2,7 @@
 
 Start smtp_server.py first, then:
 
-    python smtp_send.py --cafile certs/ca.pem
+    python3 smtp_send.py --cafile certs/ca.pem
 
 It asks for the password (the test server's is "correct horse battery
 staple"), or reads it from the environment variable SMTP_PASSWORD; the
@@ -25,6 +25,7 @@ HOST = "127.0.0.1"
 PORT = 8025  # a real submission server listens on 587
 TIMEOUT = 10.0  # seconds: for connecting, and for each reply after that
 USER = "ada"
+MAKE_CA = "python3 make_local_ca.py"  # makes certs/ca.pem
 SENDER, RECIPIENT = "ada@example.com", "bob@example.org"
 
 
@@ -114,7 +115,7 @@ def reason(error: Exception, host: str, port: int, user: str) -> str:
     if isinstance(error, ssl.SSLCertVerificationError):
         return (
             f"Certificate of {host} not trusted ({error.verify_message}):"
-            " pass --cafile certs/ca.pem (python make_local_ca.py makes it)"
+            f" pass --cafile certs/ca.pem ({MAKE_CA} makes it)"
         )
     return f"Sending through {where} failed: {error}"
 
@@ -130,7 +131,7 @@ def main() -> None:
     parser.add_argument("--to", dest="recipient", default=RECIPIENT)
     args = parser.parse_args()
     if args.cafile and not args.cafile.is_file():
-        sys.exit(f"No CA file {args.cafile}: python make_local_ca.py makes it")
+        sys.exit(f"No CA file {args.cafile}: {MAKE_CA} makes it")
     # Never a password on the command line: other users see it in `ps`.
     password = os.environ.get("SMTP_PASSWORD") or getpass.getpass()
 

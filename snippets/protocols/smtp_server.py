@@ -3,8 +3,8 @@
 It takes mail only from clients that switch to TLS and log in, and delivers
 none: it saves each message, byte for byte as received, in a folder.
 
-    python make_local_ca.py        # once: the certificates, in certs/
-    python smtp_server.py --cert certs/server.pem --key certs/server-key.pem
+    python3 make_local_ca.py        # once: the certificates, in certs/
+    python3 smtp_server.py
 """
 
 import argparse
@@ -23,6 +23,8 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 HOST = "127.0.0.1"  # loopback: reachable from this machine only
 PORT = 8025  # the standard ports (25, 587) need root: 8025 stands in
 MAILBOX = Path("mailbox")
+# What make_local_ca.py makes: --cert and --key name others.
+CERT_FILE, KEY_FILE = Path("certs/server.pem"), Path("certs/server-key.pem")
 # The one account of this test server. A real server keeps salted hashes
 # (hashlib.scrypt), never the passwords themselves.
 ACCOUNTS = {"ada": "correct horse battery staple"}
@@ -241,18 +243,17 @@ def main() -> None:
         default=PORT,
         help="0 picks a free port",
     )
-    parser.add_argument(
-        "--cert", type=Path, required=True, help="e.g. certs/server.pem"
-    )
-    parser.add_argument(
-        "--key", type=Path, required=True, help="e.g. certs/server-key.pem"
-    )
+    parser.add_argument("--cert", type=Path, default=CERT_FILE)
+    parser.add_argument("--key", type=Path, default=KEY_FILE)
     parser.add_argument("--mailbox", type=Path, default=MAILBOX)
     limits = parser.add_argument_group("limits")
     limits.add_argument("--max-size", type=int, default=MAX_MESSAGE_SIZE)
     limits.add_argument("--timeout", type=float, default=COMMAND_TIMEOUT)
     limits.add_argument("--max-connections", type=int, default=MAX_CONNECTIONS)
     args = parser.parse_args()
+    for path in (args.cert, args.key):
+        if not path.is_file():
+            sys.exit(f"No {path}: python3 make_local_ca.py makes it")
 
     # aiosmtpd logs a client's errors with `logging`: to stdout, with ours.
     logging.basicConfig(stream=sys.stdout, format="%(levelname)s %(message)s")

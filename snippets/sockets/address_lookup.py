@@ -20,13 +20,13 @@ def addresses(host: str, port: int) -> list[tuple]:
     """(family, type, address) for each way to reach `host` on `port`."""
     results = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     results += socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)
-    return [(family, kind, address) for family, kind, _proto, _name, address in results]
+    return [(family, kind, address) for family, kind, _, _, address in results]
 
 
 # --8<-- [end:addresses]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", action="append", help="repeat for more hosts")
+    parser.add_argument("--host", action="append", help="repeat: one each")
     parser.add_argument("--port", type=int, default=PORT)
     args = parser.parse_args()
 

@@ -1,4 +1,4 @@
-"""Sockets carry bytes, programs want text: encoding, decoding, and cut characters.
+"""Sockets carry bytes, programs want text: encoding, decoding, cut characters.
 
 python bytes_and_text.py
 """
@@ -19,7 +19,8 @@ def receive_text(sock: socket.socket, chunk_size: int = 64 * 1024) -> str:
     parts = []
     while chunk := sock.recv(chunk_size):
         parts.append(decoder.decode(chunk))
-    parts.append(decoder.decode(b"", final=True))  # raises if a character is cut
+    # final=True: the end of the text, so a character still cut now raises.
+    parts.append(decoder.decode(b"", final=True))
     return "".join(parts)
 
 
@@ -35,8 +36,8 @@ def main() -> None:
     try:
         data[:10].decode("utf-8")
     except UnicodeDecodeError as error:
-        print(error)
-        #> 'utf-8' codec can't decode bytes in position 8-9: unexpected end of data
+        print(f"{error.reason}: bytes {error.start} to {error.end - 1}")
+        #> unexpected end of data: bytes 8 to 9
 
     # Bytes from a peer you do not trust: replace what is not UTF-8.
     print(b"caf\xe9".decode("utf-8", errors="replace"))

@@ -15,11 +15,16 @@ TIMEOUT = 5.0  # seconds: fail fast rather than hang on a dead server
 
 
 # --8<-- [start:echo]
-def echo(message: bytes, host: str, port: int = PORT) -> tuple[str, bytes]:
+def echo(
+    message: bytes,
+    host: str,
+    port: int = PORT,
+    timeout: float = TIMEOUT,
+) -> tuple[str, bytes]:
     """Send `message`; return the address family used and the reply."""
-    # create_connection() looks the host up with getaddrinfo(): "::1" gives an
-    # AF_INET6 socket, "127.0.0.1" an AF_INET one. The code is the same.
-    with socket.create_connection((host, port), timeout=TIMEOUT) as sock:
+    # create_connection() looks the host up with getaddrinfo(): "::1" gives
+    # an AF_INET6 socket, "127.0.0.1" an AF_INET one. The code is the same.
+    with socket.create_connection((host, port), timeout=timeout) as sock:
         family = sock.family.name
         sock.sendall(message)
         sock.shutdown(socket.SHUT_WR)
@@ -28,24 +33,35 @@ def echo(message: bytes, host: str, port: int = PORT) -> tuple[str, bytes]:
             chunks.append(chunk)
     reply = b"".join(chunks)
     if len(reply) != len(message):
-        raise ConnectionError(f"incomplete echo: {len(reply)} of {len(message)} bytes")
+        cut = f"incomplete echo: {len(reply)} of {len(message)} bytes"
+        raise ConnectionError(cut)
     return family, reply
 
 
 # --8<-- [end:echo]
+def address(host: str, port: int) -> str:
+    """host:port, with an IPv6 address in brackets: [::1]:8768."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--host", action="append", help="repeat for more addresses")
+    parser.add_argument("--host", action="append", help="repeat: one each")
     parser.add_argument("--port", type=int, default=PORT)
+    parser.add_argument("--timeout", type=float, default=TIMEOUT)
     args = parser.parse_args()
 
     for host in args.host or HOSTS:
+        where = address(host, args.port)
         try:
-            family, reply = echo("Hello, IPv6 👋".encode(), host, args.port)
+            greeting = "Hello, IPv6 👋".encode()
+            family, reply = echo(greeting, host, args.port, args.timeout)
         except ConnectionRefusedError:
-            sys.exit(
-                f"No server at {host} port {args.port}: start dual_stack_server.py"
-            )
+            sys.exit(f"No server at {where}: start dual_stack_server.py")
+        except TimeoutError:  # it listens, but did not answer in time
+            sys.exit(f"{where} did not answer within {args.timeout} s")
+        except OSError as error:  # a reset, a cut-off echo, a bad address
+            sys.exit(f"Echo from {where} failed: {error.strerror or error}")
         print(f"{host:>9} over {family}: {reply.decode()}")
         #>       ::1 over AF_INET6: Hello, IPv6 👋
         #> 127.0.0.1 over AF_INET: Hello, IPv6 👋

@@ -18,7 +18,7 @@ TIMEOUT = 5.0  # seconds: a scenario that goes wrong fails instead of hanging
 
 # --8<-- [start:describe]
 def describe(error: OSError) -> str:
-    """The error's class, errno name and message: what to match on, not the text."""
+    """The error's class, errno name and message: match on those, not text."""
     if error.errno is None:  # a socket timeout carries no errno
         return f"{type(error).__name__}: {error}"
     # os.strerror, not str(error): some messages include the address and port.
@@ -31,7 +31,8 @@ def describe(error: OSError) -> str:
 def connected_pair() -> Iterator[tuple[socket.socket, socket.socket]]:
     """A TCP connection on loopback: (client side, server side)."""
     with socket.create_server(LOOPBACK) as listener:
-        client = socket.create_connection(listener.getsockname(), timeout=TIMEOUT)
+        address = listener.getsockname()
+        client = socket.create_connection(address, timeout=TIMEOUT)
         server_side, _ = listener.accept()
     with client, server_side:
         yield client, server_side
@@ -43,7 +44,8 @@ def connection_refused() -> None:
     with socket.socket() as not_listening:
         not_listening.bind(LOOPBACK)
         try:
-            socket.create_connection(not_listening.getsockname(), timeout=TIMEOUT)
+            address = not_listening.getsockname()
+            socket.create_connection(address, timeout=TIMEOUT)
         except ConnectionRefusedError as error:
             print(describe(error))
             #> ConnectionRefusedError: [ECONNREFUSED] Connection refused
@@ -66,8 +68,9 @@ def timed_out() -> None:
 def connection_reset() -> None:
     with connected_pair() as (client, server_side):
         client.sendall(b"a request")
-        server_side.recv(1, socket.MSG_PEEK)  # wait until it arrived, leave it unread
-        server_side.close()  # closing with unread data sends a reset, not a FIN
+        # Wait until it has arrived, and leave it unread.
+        server_side.recv(1, socket.MSG_PEEK)
+        server_side.close()  # closed with unread data: a reset, not a FIN
         try:
             client.recv(1024)
         except ConnectionResetError as error:
@@ -82,9 +85,10 @@ def broken_pipe() -> None:
         server_side.close()
         print(client.recv(1024))  # b"": the server has closed its side
         #> b''
-        client.sendall(b"first")  # accepted by our kernel; the peer answers a reset
+        # Our kernel takes this send; the peer's kernel answers with a reset.
+        client.sendall(b"first")
         try:
-            while True:  # the reset arrives after the first send: the next one fails
+            while True:  # the reset comes after that send: a later one fails
                 client.sendall(b"second")
         except BrokenPipeError as error:
             print(describe(error))
@@ -126,7 +130,8 @@ def restart_after_close() -> None:
             server_side, _ = listener.accept()
             server_side.close()
             client.recv(1024)  # b"": the server's close arrived
-    print("without SO_REUSEADDR:", bind_new_socket(address, reuse_address=False))
+    without = bind_new_socket(address, reuse_address=False)
+    print("without SO_REUSEADDR:", without)
     #> without SO_REUSEADDR: OSError: [EADDRINUSE] Address already in use
     print("with SO_REUSEADDR:", bind_new_socket(address, reuse_address=True))
     #> with SO_REUSEADDR: listening

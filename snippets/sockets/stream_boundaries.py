@@ -1,4 +1,4 @@
-"""A byte stream keeps no message boundaries: what the receiver's recv() returns.
+"""A byte stream keeps no message boundaries: what one recv() returns.
 
     python stream_boundaries.py
 

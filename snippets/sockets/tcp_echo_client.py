@@ -3,6 +3,7 @@
 Start tcp_echo_server.py first, then:
 
     python tcp_echo_client.py
+    python tcp_echo_client.py --host ::1 --port 8765    # over IPv6
 """
 
 import argparse
@@ -23,10 +24,15 @@ def receive_until_closed(sock: socket.socket) -> bytes:
 
 
 # --8<-- [start:echo]
-def echo(message: bytes, host: str = HOST, port: int = PORT) -> bytes:
+def echo(
+    message: bytes,
+    host: str = HOST,
+    port: int = PORT,
+    timeout: float = TIMEOUT,
+) -> bytes:
     """Send `message` to the echo server and return its reply."""
-    # The timeout applies to connecting and to every send and receive after it.
-    with socket.create_connection((host, port), timeout=TIMEOUT) as sock:
+    # The timeout applies to connecting, and to each send and receive after.
+    with socket.create_connection((host, port), timeout=timeout) as sock:
         sock.sendall(message)
         # Tell the server the whole message is sent: it then reads b"".
         sock.shutdown(socket.SHUT_WR)
@@ -34,21 +40,36 @@ def echo(message: bytes, host: str = HOST, port: int = PORT) -> bytes:
     # A server that gives up closes the connection too: only the length tells
     # a cut-off reply from a whole one.
     if len(reply) != len(message):
-        raise ConnectionError(f"incomplete echo: {len(reply)} of {len(message)} bytes")
+        cut = f"incomplete echo: {len(reply)} of {len(message)} bytes"
+        raise ConnectionError(cut)
     return reply
 
 
 # --8<-- [end:echo]
+def address(host: str, port: int) -> str:
+    """host:port, with an IPv6 address in brackets: [::1]:8765."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default=HOST)
     parser.add_argument("--port", type=int, default=PORT)
+    parser.add_argument("--timeout", type=float, default=TIMEOUT)
     args = parser.parse_args()
 
+    # --8<-- [start:errors]
+    where = address(args.host, args.port)
     try:
-        reply = echo("Hello, TCP! 👋".encode(), args.host, args.port)
+        greeting = "Hello, TCP! 👋".encode()
+        reply = echo(greeting, args.host, args.port, args.timeout)
     except ConnectionRefusedError:
-        sys.exit(f"No server at {args.host}:{args.port}: start tcp_echo_server.py")
+        sys.exit(f"No server at {where}: start tcp_echo_server.py")
+    except TimeoutError:  # it listens, but did not answer in time
+        sys.exit(f"{where} did not answer within {args.timeout} s")
+    except OSError as error:  # a reset, a cut-off echo, an unknown name
+        sys.exit(f"Echo from {where} failed: {error.strerror or error}")
+    # --8<-- [end:errors]
     print(reply.decode())
     #> Hello, TCP! 👋
 

@@ -6,7 +6,8 @@ const messages = document.getElementById("messages");
 const statusLine = document.getElementById("status");
 let websocket = null;
 
-// The WebSocket lives on the server that served this page: ws://host:port/chat.
+// The WebSocket lives on the server that served this page:
+// ws://host:port/chat, or wss:// for a page that came over https:.
 function chatUrl(name) {
   const url = new URL("/chat", window.location.href);
   url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
@@ -39,10 +40,13 @@ joinForm.addEventListener("submit", (submit) => {
     talkForm.hidden = false;
     statusLine.textContent = "Connected";
   });
-  websocket.addEventListener("message", ({ data }) => showEvent(JSON.parse(data)));
+  websocket.addEventListener("message", ({ data }) => {
+    showEvent(JSON.parse(data));
+  });
   websocket.addEventListener("close", ({ code, reason }) => {
     // 1006 means the connection broke without a closing handshake.
-    statusLine.textContent = `Disconnected (${code}${reason ? ": " + reason : ""})`;
+    const why = reason ? `: ${reason}` : "";
+    statusLine.textContent = `Disconnected (${code}${why})`;
     joinForm.hidden = false;
     talkForm.hidden = true;
   });

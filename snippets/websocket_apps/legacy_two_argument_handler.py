@@ -13,7 +13,7 @@ import contextlib
 import websockets
 
 HOST = "127.0.0.1"
-PORT = 8765
+PORT = 8784
 
 
 async def hello(websocket, path):  # pragma: no cover (never runs: TypeError)
@@ -37,7 +37,7 @@ async def main_async(host: str = HOST, port: int = PORT) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default=HOST)
-    parser.add_argument("--port", type=int, default=PORT, help="0 picks a free port")
+    parser.add_argument("--port", type=int, default=PORT, help="0: any free")
     args = parser.parse_args()
 
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl+C stops the server

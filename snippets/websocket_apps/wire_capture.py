@@ -63,7 +63,8 @@ async def relay(
 async def talk(uri: str) -> None:
     """The conversation to watch: every kind of frame, once."""
     # Compression off, so that the payloads on the wire are readable.
-    async with connect(uri, compression=None, open_timeout=TIMEOUT) as websocket:
+    connection = connect(uri, compression=None, open_timeout=TIMEOUT)
+    async with connection as websocket:
         for message in ["Hello, WebSocket!", b"\x00\x01\xff", ["Hel", "lo!"]]:
             await websocket.send(message)  # a list is sent as fragments
             await asyncio.wait_for(websocket.recv(), TIMEOUT)
@@ -74,11 +75,13 @@ async def talk(uri: str) -> None:
 
 # --8<-- [end:conversation]
 async def capture(port: int) -> tuple[bytes, bytes]:
-    """Relay one conversation to the server on `port`; return both directions."""
+    """Relay one conversation to the server on `port`; return both ways."""
     to_server, to_client = bytearray(), bytearray()
     finished = asyncio.get_running_loop().create_future()
 
-    async def tap(client_in: asyncio.StreamReader, client_out: asyncio.StreamWriter):
+    async def tap(
+        client_in: asyncio.StreamReader, client_out: asyncio.StreamWriter
+    ) -> None:
         server_in, server_out = await asyncio.open_connection(HOST, port)
         await asyncio.gather(
             relay(client_in, server_out, to_server),
@@ -146,7 +149,8 @@ def describe(frames: Iterator[Frame]) -> Iterator[str]:
             content = repr(frame.payload.decode())
         else:
             content = repr(frame.payload)
-        flags = ("fin" if frame.fin else "   ") + (" masked" if frame.masked else "")
+        fin = "fin" if frame.fin else "   "
+        flags = fin + (" masked" if frame.masked else "")
         yield f"{kind:<6} {flags:<10} {len(frame.payload):>2} bytes  {content}"
 
 

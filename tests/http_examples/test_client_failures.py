@@ -21,7 +21,12 @@ SESSION = "http_examples/session_client.py"
 TRANSFER = "http_examples/transfer_files.py"
 ERRORS = "http_examples/requests_errors.py"
 HTTPS = "http_examples/https_client.py"
-CLIENTS = [BASICS, SESSION, TRANSFER, ERRORS, HTTPS]
+# The programs of "requests: sessions, authentication and proxies" too.
+SESSIONS_PAGE = [
+    f"http_examples/requests_{name}.py"
+    for name in ("auth", "cookies", "redirects", "proxies")
+]
+CLIENTS = [BASICS, SESSION, TRANSFER, ERRORS, HTTPS, *SESSIONS_PAGE]
 
 
 @pytest.fixture

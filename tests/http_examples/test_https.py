@@ -21,7 +21,7 @@ CLIENT = "http_examples/https_client.py"
 
 @pytest.fixture(scope="module")
 def reader_certificates(tmp_path_factory):
-    """What `python make_local_ca.py --folder certs` writes."""
+    """What `python3 make_local_ca.py --folder certs` writes."""
     spec = importlib.util.spec_from_file_location("make_local_ca", SNIPPETS / MAKE_CA)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -87,7 +87,7 @@ def test_without_its_ca_file_the_program_says_how_to_make_one(
     with pytest.raises(SystemExit) as exit_info:
         run_example(CLIENT)
     assert exit_info.value.code == (
-        "No CA file certs/ca.pem: make one with python make_local_ca.py --folder certs"
+        "No CA file certs/ca.pem: make one with python3 make_local_ca.py --folder certs"
     )
 
 

@@ -4,10 +4,12 @@ import json
 import re
 import socket
 import threading
+from pathlib import Path
 
 import pytest
 
 CLIENT = "http_examples/raw_http_get.py"
+ROOT_DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 
 def test_client_prints_the_response(api_server, run_example):
@@ -195,3 +197,80 @@ def test_a_server_that_hangs_up_is_reported_in_one_line(run_example):
         f"127.0.0.1:{port}: connection closed before the header ended",
         f"127.0.0.1:{port}: [Errno 104] Connection reset by peer",
     )
+
+
+class RecordingSocket:
+    """A client socket that keeps a copy of every byte sent and received."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock, self.sent, self.received = sock, bytearray(), bytearray()
+
+    def sendall(self, data: bytes) -> None:
+        self.sent += data
+        self.sock.sendall(data)
+
+    def recv(self, size: int) -> bytes:
+        data = self.sock.recv(size)
+        self.received += data
+        return data
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.sock.close()
+
+
+def wire_lines(data: bytes, port: int) -> list[str]:
+    """The lines as sent, each with its CR LF shown; the port as PORT, and no
+    Date or Server line (the time, and nginx's version)."""
+    header, _, body = data.decode().partition("\r\n\r\n")
+    lines = [
+        line.replace(f":{port}", ":PORT") + "\\r\\n"
+        for line in header.split("\r\n")
+        if not line.startswith(("Date:", "Server:"))
+    ]
+    return [*lines, "\\r\\n", *([body] if body else [])]
+
+
+@pytest.mark.interop(CLIENT, "nginx", "the figure of the exchange, recorded")
+def test_the_figure_shows_the_bytes_exchanged_with_nginx(
+    nginx_http, import_snippet, monkeypatch, request
+):
+    from sequence_figures import Actor, Message, Note, check_figure, sequence_svg
+
+    client = import_snippet(CLIENT)
+    recorded = []
+    connect = socket.create_connection
+
+    def recording_connection(*args, **kwargs):
+        recorded.append(RecordingSocket(connect(*args, **kwargs)))
+        return recorded[-1]
+
+    monkeypatch.setattr(socket, "create_connection", recording_connection)
+    port = int(nginx_http.values["port"])
+    response = client.http_get("127.0.0.1", port, "/hello")
+    assert response.body == b'{"message": "Hello, HTTP!"}'
+    [tap] = recorded
+    assert {"Date", "Server"} <= {name for name, _ in response.headers}
+    svg = sequence_svg(
+        "wire-exchange",
+        "A GET request and its response, as raw_http_get.py and nginx sent them",
+        "The client sends four lines and an empty line: GET /hello HTTP/1.1, "
+        "Host with the address and port, Accept: application/json and "
+        "Connection: close, each ending in a carriage return and a line feed. "
+        "nginx answers with the status line HTTP/1.1 200 OK, the headers "
+        "Content-Type: application/json, Content-Length: 27 and Connection: "
+        "close, an empty line, and the 27 bytes of the JSON body. Recorded by "
+        "a test from the real programs.",
+        actors=[Actor("Client", "raw_http_get.py"), Actor("Server", "nginx")],
+        steps=[
+            Note("One TCP connection. Every line ends with \\r\\n; an empty line "
+                 "ends the header."),
+            Message(0, 1, wire_lines(bytes(tap.sent), port)),
+            Message(1, 0, wire_lines(bytes(tap.received), port)),
+            Note("Date and Server are left out: they change with the time and "
+                 "the version. Then nginx closes the connection."),
+        ],
+    )  # fmt: skip
+    check_figure(request, ROOT_DOCS / "http" / "wire-exchange.svg", svg)

@@ -21,6 +21,7 @@ import pytest
 from hostile import attacks
 from peers.daemons import run_client
 from peers.programs import require, version
+from sequence_figures import Actor, Message, Note, check_figure, sequence_svg
 
 SERVER = "protocols/ftp_server.py"
 CLIENT = "protocols/ftp_transfer.py"
@@ -97,15 +98,22 @@ def strict_server(
 
 
 @pytest.fixture
-def own_strict_server(
+def flood_server(
     start_server, local_certificates, tmp_path, import_snippet_once
 ) -> Iterator[FileServer]:
-    """A server with small limits for one attack that fills all of it."""
+    """A server whose connection limit one attack fills.
+
+    Its clients get a long time for each command: on a busy machine,
+    accepting a flood of 300 can take longer than the strict server's
+    half second, which would free places for more of the flood.
+    """
     password = import_snippet_once(SERVER).PASSWORD
-    with a_strict_server(
-        start_server, local_certificates, tmp_path, password
-    ) as server:
-        yield server
+    arguments = server_arguments(
+        local_certificates, tmp_path, "--command-timeout", str(2 * WAIT),
+        "--max-connections", str(MAX_CONNECTIONS),
+    )  # fmt: skip
+    with start_server(SERVER, *arguments) as server:
+        yield FileServer(server.host, server.port, tmp_path, password)
 
 
 @pytest.fixture
@@ -307,8 +315,21 @@ def test_transfer_program_without_cafile_says_why_in_one_line(
         run_example(CLIENT, "--host", ftp_server.host, "--port", str(ftp_server.port))
     assert exit_info.value.code == (
         f"Certificate of {ftp_server.host} not trusted (unable to get local"
-        " issuer certificate): pass --cafile certs/ca.pem (python"
+        " issuer certificate): pass --cafile certs/ca.pem (python3"
         " make_local_ca.py makes it)"
+    )
+
+
+def test_server_without_its_certificates_says_how_to_make_them(
+    import_snippet, tmp_path, monkeypatch
+):
+    server = import_snippet(SERVER)
+    monkeypatch.chdir(tmp_path)  # no certs/ here
+    monkeypatch.setattr(sys, "argv", [SERVER])
+    with pytest.raises(SystemExit) as exit_info:
+        server.main()
+    assert exit_info.value.code == (
+        "No certs/server.pem: python3 make_local_ca.py makes it"
     )
 
 
@@ -320,7 +341,7 @@ def test_transfer_program_with_a_missing_cafile_says_how_to_make_it(
     with pytest.raises(SystemExit) as exit_info:
         run_example(CLIENT, "--cafile", str(missing))
     assert exit_info.value.code == (
-        f"No CA file {missing}: python make_local_ca.py makes it"
+        f"No CA file {missing}: python3 make_local_ca.py makes it"
     )
 
 
@@ -417,7 +438,7 @@ def test_failures_program_with_a_missing_cafile_says_how_to_make_it(
     with pytest.raises(SystemExit) as exit_info:
         run_example(FAILURES, "--cafile", str(missing))
     assert exit_info.value.code == (
-        f"No CA file {missing}: python make_local_ca.py makes it"
+        f"No CA file {missing}: python3 make_local_ca.py makes it"
     )
 
 
@@ -644,10 +665,9 @@ def test_paths_outside_the_folder_are_refused(ftp_server, session, local_certifi
 
 @pytest.mark.hostile(SERVER, "flood", limit="Connections at once")
 def test_a_flood_of_connections_is_bounded_and_the_server_recovers(
-    own_strict_server, local_certificates, record_wait
+    flood_server, local_certificates, record_wait
 ):
-    strict_server = own_strict_server
-    with attacks.flood(*strict_server.address, 300) as sockets:
+    with attacks.flood(*flood_server.address, 300) as sockets:
         replies = [first_reply(sock) for sock in sockets]
         admitted = [
             s for s, r in zip(sockets, replies, strict=True) if r.startswith(b"220 ")
@@ -659,12 +679,13 @@ def test_a_flood_of_connections_is_bounded_and_the_server_recovers(
             b"421 Too many connections. Service temporarily unavailable.\r\n",
             b"",  # closed before the reply could be sent
         }
-        # The admitted ones say nothing: each is dropped at its deadline,
-        # and then the next client is served.
+        # The admitted ones leave (a silent client is dropped at its
+        # deadline: see above), and then the next client is served.
         start = time.monotonic()
         for sock in admitted:
-            assert attacks.closed_within(sock, WAIT) is not None
-        assert a_normal_session_works(strict_server, local_certificates.ca_file)
+            sock.sendall(b"QUIT\r\n")
+            assert b"221 " in attacks.read_until_closed(sock, WAIT)
+        assert a_normal_session_works(flood_server, local_certificates.ca_file)
         record_wait(time.monotonic() - start)
 
 
@@ -979,7 +1000,7 @@ def test_transfer_program_failures_against_vsftpd_are_one_line(
     # vsftpd sends the CA's certificate too: another verify message.
     assert untrusted.stderr == (
         "Certificate of 127.0.0.1 not trusted (self-signed certificate in"
-        " certificate chain): pass --cafile certs/ca.pem (python"
+        " certificate chain): pass --cafile certs/ca.pem (python3"
         " make_local_ca.py makes it)\n"
     )
 
@@ -998,3 +1019,208 @@ def test_failures_program_against_vsftpd(
         "SSLCertVerificationError: self-signed certificate in certificate chain",
         "ConnectionRefusedError: Connection refused",
     ]
+
+
+# --- The figure on the page: two connections, as the client recorded them --
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+FIGURE = DOCS / "protocols/ftp-connections.svg"
+CONTROL_COLUMNS = 35  # characters on a line between the client and the control
+DATA_COLUMNS = 15  # and between the client and the data port, in the middle
+PASSIVE = re.compile(r"\((\d+,\d+,\d+,\d+),(\d+),(\d+)\)")
+
+
+def recording_ftp(transcript: list) -> type[ftplib.FTP_TLS]:
+    """ftplib.FTP_TLS, noting what it says and hears on both connections.
+
+    The notes are taken inside the client, so what crosses the network
+    encrypted is recorded as the client wrote and read it.
+    """
+
+    class RecordingFTP(ftplib.FTP_TLS):
+        def putline(self, line):
+            transcript.append(("client", line))
+            super().putline(line)
+
+        def getmultiline(self):
+            reply = super().getmultiline()
+            transcript.append(("server", reply))
+            return reply
+
+        def auth(self):
+            reply = super().auth()
+            transcript.append(("tls", self.sock.version()))
+            return reply
+
+        def ntransfercmd(self, cmd, rest=None):
+            conn, size = super().ntransfercmd(cmd, rest)
+            transcript.append(("data tls", conn.version(), conn.getpeername()[1]))
+            sendall, unwrap = conn.sendall, conn.unwrap
+
+            def counted_sendall(data, *args):
+                transcript.append(("data sent", len(data)))
+                return sendall(data, *args)
+
+            def noted_unwrap():
+                transcript.append(("close_notify",))
+                return unwrap()
+
+            conn.sendall, conn.unwrap = counted_sendall, noted_unwrap
+            return conn, size
+
+    return RecordingFTP
+
+
+def fold(line: str, columns: int = CONTROL_COLUMNS) -> list[str]:
+    """A line cut at spaces to fit `columns`; what follows is indented."""
+    lines, current = [], ""
+    for word in line.split(" "):
+        if current and len(current) + 1 + len(word) > columns:
+            lines.append(current)
+            current = "  " + word
+        else:
+            current = f"{current} {word}" if current else word
+    return [*lines, current]
+
+
+def connections_steps(transcript: list, password: str) -> list:
+    """The login and the first upload, step by step; the rest in a note.
+
+    What changes from run to run (the data port) and the password are
+    replaced by names."""
+    [(_, tls_version)] = [event for event in transcript if event[0] == "tls"]
+    events = iter(transcript)
+    assert next(events)[0] == "connect"  # the control connection
+    steps, data_port, sent = [], None, 0
+    for event in events:
+        kind = event[0]
+        if kind == "tls":
+            steps.append(
+                Note(
+                    f"TLS handshake ({tls_version}) on the control connection:"
+                    " encrypted from here on. The client recorded what follows."
+                )
+            )
+        elif kind == "client":
+            line = event[1]
+            if line.startswith("PASS "):
+                assert line == f"PASS {password}"
+                line = "PASS {password}"
+            steps.append(Message(0, 2, [line]))
+        elif kind == "server":
+            reply = event[1]
+            if passive := PASSIVE.search(reply):
+                data_port = int(passive[2]) * 256 + int(passive[3])
+                reply = reply.replace(passive[0], f"({passive[1]},p1,p2)")
+            if reply[:3] in {"125", "150"}:  # which, depends on timing
+                reply = "{150 or 125}: transfer starting"
+            steps.append(Message(2, 0, reply.splitlines()))
+            if reply.startswith("226 "):
+                break  # the end of the first transfer
+        elif kind == "connect":
+            assert event[1][1] == data_port, "the port of the 227 reply"
+            steps.append(Message(0, 1, ["TCP connect"]))
+        elif kind == "data tls":
+            assert event[2] == data_port
+            steps.append(Message(0, 1, [event[1], "handshake"]))
+        elif kind == "data sent":
+            sent += event[1]
+        elif kind == "close_notify":
+            steps.append(Message(0, 1, [f"{sent} bytes,", "close_notify"]))
+    rest = [event for event in events if event[0] in {"client", "connect"}]
+    commands = list(dict.fromkeys(e[1].split()[0] for e in rest if e[0] == "client"))
+    commands = [command for command in commands if command not in {"TYPE", "PASV"}]
+    on_data = [
+        rest[index + 1][1].split()[0]
+        for index, event in enumerate(rest)
+        if event[0] == "connect"
+    ]
+    steps.append(
+        Note(
+            f"Then {', '.join(commands[:-1])} and {commands[-1]}:"
+            f" {' and '.join(on_data)} each open a data connection of their own."
+        )
+    )
+    return steps
+
+
+def alt_text(page: Path, figure: Path) -> str:
+    """What a screen reader reads for `figure` on `page`.
+
+    The page gives the figure's size too, so the browser keeps its place
+    before loading it: the height must be the figure's own."""
+    markdown = page.read_text(encoding="utf-8")
+    image = re.search(
+        rf"!\[(?P<alt>[^\]]+)\]\({re.escape(figure.name)}\)"
+        r'\{ width="400" height="(?P<height>\d+)" loading=lazy \}',
+        markdown,
+    )
+    assert image, f"{page.name} does not show {figure.name}"
+    svg = figure.read_text(encoding="utf-8")
+    assert f'viewBox="0 0 400 {image["height"]}"' in svg, "the height on the page"
+    return " ".join(image["alt"].split())
+
+
+def test_the_connections_figure_is_what_the_client_does(
+    run_program, ftp_server, local_certificates, monkeypatch, request
+):
+    transcript = []
+    real_create_connection = socket.create_connection
+
+    def noted_create_connection(address, *args, **kwargs):
+        transcript.append(("connect", address))
+        return real_create_connection(address, *args, **kwargs)
+
+    monkeypatch.setattr(ftplib, "FTP_TLS", recording_ftp(transcript))
+    monkeypatch.setattr(socket, "create_connection", noted_create_connection)
+    result = run_program(
+        CLIENT, "--host", ftp_server.host, "--port", str(ftp_server.port),
+        "--cafile", str(local_certificates.ca_file),
+        env={"FTP_PASSWORD": ftp_server.password},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    steps = connections_steps(transcript, ftp_server.password)
+    names = {0: "The client", 1: "the data port", 2: "The control port"}
+    said = [
+        f"{names[step.sender]} to {names[step.receiver].lower()}:"
+        f" {' '.join(step.lines)}."
+        if isinstance(step, Message)
+        else step.text
+        for step in steps
+    ]
+    svg = sequence_svg(
+        "ftp-connections",
+        "ftp_transfer.py logs in to ftp_server.py and uploads a file",
+        "The control connection carries commands and replies; the file"
+        " travels on a data connection of its own. " + " ".join(said),
+        actors=[
+            Actor("Client", "ftp_transfer.py"),
+            Actor("Data port", "p1\N{MULTIPLICATION SIGN}256+p2"),
+            Actor("Control port", "ftp_server.py"),
+        ],
+        steps=[
+            Message(
+                step.sender,
+                step.receiver,
+                [
+                    part
+                    for line in step.lines
+                    for part in fold(
+                        line,
+                        DATA_COLUMNS
+                        if 1 in (step.sender, step.receiver)
+                        else CONTROL_COLUMNS,
+                    )
+                ],
+            )
+            if isinstance(step, Message)
+            else step
+            for step in steps
+        ],
+    )
+    check_figure(request, FIGURE, svg)
+    # The page describes the figure in words, each reply code included.
+    described = alt_text(DOCS / "protocols/ftp.md", FIGURE)
+    replies = [step for step in steps if isinstance(step, Message) and step.sender == 2]
+    codes = {line[:3] for step in replies for line in step.lines if line[:3].isdigit()}
+    assert {code for code in codes if code not in described} == set()

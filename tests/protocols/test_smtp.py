@@ -1,5 +1,6 @@
 """Tests of the page "SMTP" (docs/protocols/smtp.md)."""
 
+import base64
 import email
 import email.policy
 import getpass
@@ -22,6 +23,7 @@ from hostile import attacks
 from peers.daemons import run_client
 from peers.exim import deliver
 from peers.programs import require
+from sequence_figures import Actor, Message, Note, check_figure, sequence_svg
 
 SERVER = "protocols/smtp_server.py"
 CLIENT = "protocols/smtp_send.py"
@@ -346,8 +348,21 @@ def test_send_program_without_cafile_says_why_in_one_line(
     )
     assert said == (
         f"Certificate of {smtp_server.host} not trusted (unable to get local"
-        " issuer certificate): pass --cafile certs/ca.pem (python"
+        " issuer certificate): pass --cafile certs/ca.pem (python3"
         " make_local_ca.py makes it)"
+    )
+
+
+def test_server_without_its_certificates_says_how_to_make_them(
+    import_snippet, tmp_path, monkeypatch
+):
+    server = import_snippet(SERVER)
+    monkeypatch.chdir(tmp_path)  # no certs/ here
+    monkeypatch.setattr(sys, "argv", [SERVER])
+    with pytest.raises(SystemExit) as exit_info:
+        server.main()
+    assert exit_info.value.code == (
+        "No certs/server.pem: python3 make_local_ca.py makes it"
     )
 
 
@@ -356,7 +371,7 @@ def test_send_program_with_a_missing_cafile_says_how_to_make_it(
 ):
     missing = tmp_path / "certs" / "ca.pem"
     said = send_program(client, monkeypatch, "--cafile", str(missing))
-    assert said == f"No CA file {missing}: python make_local_ca.py makes it"
+    assert said == f"No CA file {missing}: python3 make_local_ca.py makes it"
 
 
 def test_no_server_gives_connection_refused(client, free_port):
@@ -455,7 +470,7 @@ def test_failures_program_with_a_missing_cafile_says_how_to_make_it(
     with pytest.raises(SystemExit) as exit_info:
         run_example(FAILURES, "--cafile", str(missing))
     assert exit_info.value.code == (
-        f"No CA file {missing}: python make_local_ca.py makes it"
+        f"No CA file {missing}: python3 make_local_ca.py makes it"
     )
 
 
@@ -946,7 +961,7 @@ def test_send_program_failures_against_exim_are_one_line(
     # Exim sends the CA's certificate too: another verify message.
     assert untrusted.stderr == (
         "Certificate of 127.0.0.1 not trusted (self-signed certificate in"
-        " certificate chain): pass --cafile certs/ca.pem (python"
+        " certificate chain): pass --cafile certs/ca.pem (python3"
         " make_local_ca.py makes it)\n"
     )
 
@@ -963,3 +978,188 @@ def test_failures_program_against_exim(run_program, exim_server, local_certifica
         "SSLCertVerificationError: self-signed certificate in certificate chain",
         "ConnectionRefusedError: Connection refused",
     ]
+
+
+# --- The figure on the page: the dialogue, as the client recorded it -------
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+FIGURE = DOCS / "protocols/smtp-dialogue.svg"
+COLUMNS = 35  # characters on a line of a message that spans the figure
+DATE = re.compile(r"[A-Z][a-z]{2}, \d{1,2} [A-Z][a-z]{2} \d{4} [\d:]{8} [+-]\d{4}")
+REPORT = b"day,orders\r\nMonday,12\r\nTuesday,17\r\n"  # what smtp_send.py attaches
+
+
+def recording_smtp(transcript: list) -> type[smtplib.SMTP]:
+    """smtplib.SMTP, noting each line it sends and each reply it reads.
+
+    The notes are taken inside the client, so what crosses the network
+    encrypted after STARTTLS is recorded as the client wrote and read it.
+    """
+
+    class RecordingSMTP(smtplib.SMTP):
+        def send(self, s):
+            transcript.append(("client", s if isinstance(s, bytes) else s.encode()))
+            super().send(s)
+
+        def getreply(self):
+            code, text = super().getreply()
+            transcript.append(("server", code, text.decode()))
+            return code, text
+
+        def starttls(self, *args, **kwargs):
+            reply = super().starttls(*args, **kwargs)
+            transcript.append(("tls", self.sock.version(), self.local_hostname))
+            return reply
+
+    return RecordingSMTP
+
+
+def fold(line: str, columns: int = COLUMNS) -> list[str]:
+    """A line cut at spaces to fit `columns`; what follows is indented."""
+    lines, current = [], ""
+    for word in line.split(" "):
+        if current and len(current) + 1 + len(word) > columns:
+            lines.append(current)
+            current = "  " + word
+        else:
+            current = f"{current} {word}" if current else word
+    return [*lines, current]
+
+
+def reply_lines(code: int, text: str) -> list[str]:
+    """A reply as it was on the wire: `250-` on every line but the last."""
+    lines = text.split("\n")
+    return [f"{code}-{line}" for line in lines[:-1]] + [f"{code} {lines[-1]}"]
+
+
+def as_before(lines: list[str], earlier: set[str]) -> list[str]:
+    """Runs of three lines or more already seen, each as one line."""
+
+    def shown(run: list[str]) -> list[str]:
+        return run if len(run) < 3 else [f"{{{len(run)} lines as before}}"]
+
+    result, run = [], []
+    for line in lines[:-1]:  # the last line, `250 ...`, ends the reply
+        if line in earlier:
+            run.append(line)
+        else:
+            result += [*shown(run), line]
+            run = []
+    return [*result, *shown(run), lines[-1]]
+
+
+def message_lines(data: bytes) -> list[str]:
+    """The message after DATA: its first headers, the rest summed up, the dot."""
+    lines = data.decode().split("\r\n")
+    assert lines[-2:] == [".", ""], "the message ends with a line with a dot"
+    headers = lines[:5]
+    names = [header.partition(":")[0] for header in headers]
+    assert names == ["From", "To", "Subject", "Date", "Message-ID"]
+    assert base64.b64encode(REPORT).decode() in lines  # the file, encoded
+    changing = {"Date": "{date}", "Message-ID": "{unique id}"}
+    return [
+        f"{name}: {changing[name]}" if name in changing else header
+        for name, header in zip(names, headers, strict=True)
+    ] + [
+        f"{{{len(lines) - 7} more lines: MIME headers,}}",
+        "{the text, orders.csv in base64}",
+        ".",
+    ]
+
+
+def dialogue_steps(transcript: list, user: str, password: str) -> list:
+    """The recorded dialogue as steps of a figure. What changes from run to
+    run (dates, sizes, ids) and the credentials are replaced by {names}."""
+    _, tls_version, client_name = next(e for e in transcript if e[0] == "tls")
+    login = base64.b64encode(f"\0{user}\0{password}".encode()).decode()
+    steps, seen, after_data = [], set(), False
+    for event in transcript:
+        if event[0] == "tls":
+            steps.append(
+                Note(
+                    f"TLS handshake ({tls_version}). From here on the"
+                    " connection is encrypted: the client recorded what"
+                    " follows before encrypting it."
+                )
+            )
+        elif event[0] == "server":
+            _, code, text = event
+            # Exim: "Hello <the name the client gave> [<its address>]"
+            text = DATE.sub("{date}", text).replace(client_name, "{host name}", 1)
+            text = re.sub(r"\bid=\S+", "id={queue id}", text)
+            lines = reply_lines(code, text)
+            steps.append(Message(1, 0, as_before(lines, seen)))
+            seen.update(lines)
+        elif after_data:
+            steps.append(Message(0, 1, message_lines(event[1])))
+            after_data = False
+        else:
+            command = event[1].decode().removesuffix("\r\n")
+            assert "\r\n" not in command, "one command at a time"
+            if command.startswith("AUTH PLAIN "):
+                assert command == f"AUTH PLAIN {login}"
+                command = "AUTH PLAIN {user and password, base64}"
+            command = re.sub(r" size=\d+$", " size={bytes}", command)
+            after_data = command == "data"
+            command = command.replace(client_name, "{host name}")
+            steps.append(Message(0, 1, [command]))
+    return steps
+
+
+def folded(steps: list) -> list:
+    return [
+        Message(step.sender, step.receiver, [p for s in step.lines for p in fold(s)])
+        if isinstance(step, Message)
+        else step
+        for step in steps
+    ]
+
+
+def alt_text(page: Path, figure: Path) -> str:
+    """What a screen reader reads for `figure` on `page`.
+
+    The page gives the figure's size too, so the browser keeps its place
+    before loading it: the height must be the figure's own."""
+    markdown = page.read_text(encoding="utf-8")
+    image = re.search(
+        rf"!\[(?P<alt>[^\]]+)\]\({re.escape(figure.name)}\)"
+        r'\{ width="400" height="(?P<height>\d+)" loading=lazy \}',
+        markdown,
+    )
+    assert image, f"{page.name} does not show {figure.name}"
+    svg = figure.read_text(encoding="utf-8")
+    assert f'viewBox="0 0 400 {image["height"]}"' in svg, "the height on the page"
+    return " ".join(image["alt"].split())
+
+
+def test_the_dialogue_figure_is_what_the_client_says_to_exim(
+    run_program, exim_server, local_certificates, monkeypatch, request
+):
+    transcript = []
+    monkeypatch.setattr(smtplib, "SMTP", recording_smtp(transcript))
+    user, password = exim_server.values["user"], exim_server.values["password"]
+    result = run_program(
+        CLIENT, *exim_arguments(exim_server, local_certificates.ca_file),
+        env={"SMTP_USER": user, "SMTP_PASSWORD": password},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    steps = dialogue_steps(transcript, user, password)
+    exim = re.search(r"Exim [\d.]+", steps[0].lines[0])[0]  # "Exim 4.96"
+    said = [
+        f"{'The client' if step.sender == 0 else exim}: {' '.join(step.lines)}."
+        if isinstance(step, Message)
+        else step.text
+        for step in steps
+    ]
+    svg = sequence_svg(
+        "smtp-dialogue",
+        f"smtp_send.py sends a message through {exim}",
+        "Each command and each reply, in order. " + " ".join(said),
+        actors=[Actor("Client", "smtp_send.py"), Actor("Server", exim)],
+        steps=folded(steps),
+    )
+    check_figure(request, FIGURE, svg)
+    # The page describes the figure in words, each reply code included.
+    described = alt_text(DOCS / "protocols/smtp.md", FIGURE)
+    codes = {str(code) for kind, code, *_ in transcript if kind == "server"}
+    assert {code for code in codes if code not in described} == set()

@@ -44,16 +44,18 @@ class LiveServer:
         except (OSError, ValueError):
             pass
 
-    def wait_for_line(self, expected: str) -> str:
-        """The first log line not yet waited for that contains `expected`.
+    def wait_for_line(self, expected: str | tuple[str, ...]) -> str:
+        """The first log line not yet waited for that contains `expected`
+        (or one of them, given a tuple).
 
         Lines that other tests' clients caused stay available to those tests,
         whatever order the lines came in.
         """
+        wanted = (expected,) if isinstance(expected, str) else expected
         deadline = time.monotonic() + LOG_WAIT
         while True:
             for index, line in enumerate(self._unclaimed):
-                if expected in line:
+                if any(text in line for text in wanted):
                     return self._unclaimed.pop(index)
             remaining = deadline - time.monotonic()
             try:
@@ -67,6 +69,10 @@ class LiveServer:
         """A client connection to this server, with a timeout on every call."""
         return socket.create_connection((self.host, self.port), timeout=timeout)
 
+    def log_lines(self, expected: str | tuple[str, ...], count: int) -> list[str]:
+        """Wait for `count` log lines that contain `expected`."""
+        return [self.wait_for_line(expected) for _ in range(count)]
+
 
 StartServer = Callable[..., AbstractContextManager]
 
@@ -76,9 +82,11 @@ def live_server(start_server: StartServer):
     """`with live_server(path, *args) as server:` a LiveServer for that block."""
 
     @contextmanager
-    def start(relative_path: str, *args: str) -> Iterator[LiveServer]:
-        with start_server(relative_path, *args) as server:
-            yield LiveServer(server)
+    def start(relative_path: str, *args: str, **options) -> Iterator[LiveServer]:
+        with start_server(relative_path, *args, **options) as server:
+            live = LiveServer(server)
+            live.process = server.process
+            yield live
 
     return start
 
@@ -107,13 +115,37 @@ def closed_by_peer() -> Callable[[socket.socket], bool]:
     return _closed_by_peer
 
 
-@pytest.fixture(scope="session")
-def ipv6_loopback() -> None:
-    """Skip, saying why, on a machine without an IPv6 loopback (::1)."""
-    if not socket.has_ipv6:
-        pytest.skip("this Python was built without IPv6 support")
+@pytest.fixture
+def silent_listener() -> Iterator[tuple[str, int]]:
+    """A loopback address that accepts connections and never answers.
+
+    The kernel completes the handshake for a listening socket even if the
+    program never calls accept(): the client connects, then waits.
+    """
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        yield listener.getsockname()[:2]
+
+
+@pytest.fixture
+def hang_up_listener() -> Iterator[tuple[str, int]]:
+    """A loopback server that accepts each connection and closes it at once."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve() -> None:
+        listener.settimeout(0.05)  # paces the check of `stop`
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
     try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as probe:
-            probe.bind(("::1", 0))
-    except OSError as error:
-        pytest.skip(f"no IPv6 loopback on this machine: binding ::1 failed ({error})")
+        yield listener.getsockname()[:2]
+    finally:
+        stop.set()
+        thread.join(5)
+        listener.close()

@@ -1,6 +1,8 @@
-"""Bad input to the echo server: each is followed by a normal exchange that succeeds.
+"""The echo server's answers to bad input, as the table of "Robustness" shows them.
 
-From the page "Robustness" (docs/websockets/robustness.md).
+Each is followed by a normal exchange that succeeds. The other faults (a
+client that resets, sends text that is not UTF-8, stays silent, or stops
+reading) are in the fault matrix, test_limits.py.
 """
 
 import asyncio
@@ -11,7 +13,7 @@ import pytest
 
 ECHO_SERVER = "websocket_apps/echo_server.py"
 ECHO_CLIENT = "websocket_apps/echo_client.py"
-TEXT, BINARY = 0x1, 0x2
+BINARY = 0x2
 
 
 @pytest.fixture
@@ -39,6 +41,7 @@ def exchange(server, data: bytes) -> bytes:
     return reply
 
 
+@pytest.mark.hostile(ECHO_SERVER, "garbage", limit="Protocol")
 def test_plain_http_request_gets_426(echo_server, still_serving):
     reply = exchange(echo_server, b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
     assert reply.startswith(b"HTTP/1.1 426 Upgrade Required\r\n")
@@ -51,16 +54,18 @@ def test_plain_http_request_gets_426(echo_server, still_serving):
     [os.urandom(1000) + b"\r\n\r\n", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\r\n\r\n"],
     ids=["random-bytes", "tls-hello-on-plain-port"],
 )
+@pytest.mark.hostile(ECHO_SERVER, "garbage", limit="Protocol")
 def test_garbage_instead_of_a_handshake_is_refused(echo_server, still_serving, garbage):
     # No HTTP request, no HTTP answer: the server closes the connection.
     assert exchange(echo_server, garbage) == b""
     still_serving()
 
 
+@pytest.mark.hostile(ECHO_SERVER, "oversize", limit="Message size")
 def test_frame_announcing_too_much_is_refused_before_it_arrives(
     echo_server, still_serving, raw_websocket, import_snippet
 ):
-    limit = import_snippet(ECHO_SERVER).MAX_MESSAGE_SIZE
+    limit = import_snippet(ECHO_SERVER).Limits().max_size
     with raw_websocket(echo_server.host, echo_server.port) as websocket:
         # The header announces 1 TiB; the server closes without reading on.
         websocket.send_frame(BINARY, b"", announced_length=2**40)
@@ -70,32 +75,3 @@ def test_frame_announcing_too_much_is_refused_before_it_arrives(
     assert str(2**40) in reason
     assert str(limit) in reason
     still_serving()
-
-
-def test_invalid_utf8_in_a_text_frame_is_refused_with_1007(
-    echo_server, still_serving, raw_websocket
-):
-    with raw_websocket(echo_server.host, echo_server.port) as websocket:
-        websocket.send_frame(TEXT, "café".encode("latin-1"))
-        code, _ = websocket.read_close()
-    assert code == 1007  # invalid frame payload data
-    still_serving()
-
-
-def test_client_that_vanishes_mid_frame(echo_server, still_serving, raw_websocket):
-    with raw_websocket(echo_server.host, echo_server.port) as websocket:
-        websocket.sock.sendall(b"\x81\x85")  # a text frame's header, cut short
-        websocket.vanish()
-    still_serving()
-
-
-def test_silent_clients_do_not_hold_up_the_others(
-    echo_server, still_serving, raw_websocket
-):
-    # One never finishes its handshake, the other never sends a message.
-    address = (echo_server.host, echo_server.port)
-    with (
-        socket.create_connection(address, timeout=5),
-        raw_websocket(*address),
-    ):
-        still_serving()

@@ -22,6 +22,7 @@ PAGE = ROOT / "docs" / "websockets" / "legacy.md"
 OLD_CODE = ROOT / "snippets" / "websocket_apps" / "legacy_hello_server.py.txt"
 HALF_UPDATED = ROOT / "snippets" / "websocket_apps" / "legacy_two_argument_handler.py"
 GREETING_CLIENT = "websocket_apps/greeting_client.py"
+HALF_UPDATED_SNIPPET = "websocket_apps/legacy_two_argument_handler.py"
 
 
 def shown_tracebacks() -> list[list[str]]:
@@ -55,7 +56,12 @@ def test_old_code_fails_at_once_with_no_running_event_loop(tmp_path):
     assert_shows(shown_tracebacks()[0], errors)
 
 
-def test_half_updated_code_fails_on_every_connection(import_snippet):
+def shown_client_line() -> str:
+    """What the page says the client prints, against the half-fixed server."""
+    return re.search(r"says:\n\n```text\n(.*?)\n```", PAGE.read_text("utf-8"))[1]
+
+
+def test_half_updated_code_fails_on_every_connection(import_snippet, monkeypatch):
     command = [sys.executable, "-W", "error", str(HALF_UPDATED), "--port", "0"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     server = subprocess.Popen(  # noqa: S603 (our own snippet)
@@ -66,16 +72,21 @@ def test_half_updated_code_fails_on_every_connection(import_snippet):
         client = import_snippet(GREETING_CLIENT)
         with pytest.raises(ConnectionClosedError) as closed:
             asyncio.run(client.hello("Ada", f"ws://127.0.0.1:{port}/"))
+        # The program, as the page runs it.
+        monkeypatch.setattr(sys, "argv", [GREETING_CLIENT, "--port", str(port)])
+        with pytest.raises(SystemExit) as exit_info:
+            client.main()
     finally:
         server.send_signal(signal.SIGINT)
         output, errors = server.communicate(timeout=10)
     assert output == "Server stopped\n"
     # The server logs the failure, the client sees 1011 (internal error).
     assert_shows(shown_tracebacks()[1], errors)
-    client_error = (
-        f"{type(closed.value).__module__}.ConnectionClosedError: {closed.value}"
-    )
-    assert_shows(shown_tracebacks()[2], client_error)
+    assert closed.value.rcvd.code == 1011
+    # The page's line names the half-fixed server's own default port.
+    legacy_port = import_snippet(HALF_UPDATED_SNIPPET).PORT
+    shown = shown_client_line().replace(f":{legacy_port}/", f":{port}/")
+    assert exit_info.value.code == shown
 
 
 # --- The versions the page names --------------------------------------------

@@ -3,14 +3,20 @@
 From the page "Robustness" (docs/websockets/robustness.md).
 """
 
+import contextlib
 import os
+import queue
 import signal
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
+
+from .conftest import websocket_peer
 
 SNIPPETS = Path(__file__).resolve().parents[2] / "snippets"
 SERVER = "websocket_apps/chat_server.py"
@@ -64,3 +70,81 @@ def test_watcher_retries_until_a_server_answers_and_after_it_leaves(start_server
     assert watcher.returncode == 0
     # Only the notes of failed attempts: no traceback, no warning.
     assert all(line.startswith(RETRY) for line in errors.splitlines()), errors
+
+
+def test_ctrl_c_leaves_with_a_normal_close_code():
+    # The close code the server receives, recorded by a stand-in server.
+    codes: queue.Queue = queue.Queue()
+
+    def record(websocket):
+        with contextlib.suppress(ConnectionClosed):
+            for _ in websocket:
+                pass
+        codes.put(websocket.close_code)
+
+    with websocket_peer(record) as peer:
+        watcher = subprocess.Popen(  # noqa: S603 (our own snippet)
+            [sys.executable, "-W", "error", SNIPPETS / WATCHER,
+             "--url", peer.url("/chat")],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )  # fmt: skip
+        try:
+            assert watcher.stdout.readline().startswith("Connected to ")
+        finally:
+            watcher.send_signal(signal.SIGINT)  # Ctrl+C
+            output, errors = watcher.communicate(timeout=10)
+        code = codes.get(timeout=10)
+    assert (watcher.returncode, output, errors) == (0, "", "")
+    assert code == 1001  # going away; it used to be 1011 (internal error)
+
+
+def test_the_watcher_shows_control_characters_instead_of_obeying_them(
+    import_snippet,
+):
+    watcher = import_snippet(WATCHER)
+    message = '{"type": "message", "name": "Eve", "text": "\\u001b[2Jhi\\u0007"}'
+    assert watcher.said(message) == "Eve: \\x1b[2Jhi\\x07"
+    assert watcher.said('{"type": "join", "name": "Eve", "online": 1}') is None
+
+
+def greeter(text: str):
+    def greet(websocket):
+        websocket.send(text)
+        websocket.recv()  # until the watcher leaves
+
+    return greet
+
+
+@pytest.mark.parametrize(
+    ("peer", "failure"),
+    [
+        ("greeter", "{url} is not a chat server: it sent 'Welcome!'"),
+        ("http_200", "{url} answered HTTP 200: not a WebSocket endpoint"),
+        ("not_http", "{url} did not answer in HTTP: not a WebSocket server"),
+    ],
+)
+def test_the_watcher_gives_up_on_what_retrying_would_not_cure(
+    peer, failure, import_snippet, monkeypatch, peers
+):
+    watcher = import_snippet(WATCHER)
+    if peer == "greeter":
+        running = websocket_peer(greeter("Welcome!"))
+    else:
+        running = getattr(peers, peer)()
+    with running as server:
+        url = server.url("/chat")
+        monkeypatch.setattr(sys, "argv", [WATCHER, "--url", url])
+        with pytest.raises(SystemExit) as exit_info:
+            watcher.main()
+    assert exit_info.value.code == failure.format(url=url)
+
+
+def test_the_watcher_refuses_an_invalid_url(import_snippet, monkeypatch):
+    watcher = import_snippet(WATCHER)
+    monkeypatch.setattr(sys, "argv", [WATCHER, "--host", "::1", "--port", "1"])
+    assert watcher.websocket_url("::1", 8782, "/chat") == "ws://[::1]:8782/chat"
+    monkeypatch.setattr(sys, "argv", [WATCHER, "--url", "ws://::1:8782/chat"])
+    with pytest.raises(SystemExit) as exit_info:
+        watcher.main()
+    assert exit_info.value.code.startswith("Cannot watch ws://::1:8782/chat: ")

@@ -6,8 +6,10 @@ milliseconds.
 """
 
 import asyncio
+import functools
 import gc
 import ssl
+import sys
 from pathlib import Path
 
 import pytest
@@ -29,6 +31,7 @@ CLIENT = "websocket_apps/secure_echo_client.py"
 MAKE_CA = "http_examples/make_local_ca.py"  # the site's one local CA program
 PAGE = Path(__file__).resolve().parents[2] / "docs" / "websockets" / "secure.md"
 # What the page shows of the error (the source line of _ssl.c after it varies).
+TIMEOUT = 5.0
 UNTRUSTED = (
     "ssl.SSLCertVerificationError: [SSL: CERTIFICATE_VERIFY_FAILED] "
     "certificate verify failed: unable to get local issuer certificate"
@@ -49,7 +52,12 @@ async def secure_uri(import_snippet, local_certificates):
     context = server.tls_context(
         local_certificates.cert_file, local_certificates.key_file
     )
-    async with serve(server.echo, "127.0.0.1", 0, ssl=context) as running:
+    async with serve(
+        functools.partial(server.echo, send_timeout=TIMEOUT),
+        "127.0.0.1",
+        0,
+        ssl=context,
+    ) as running:
         yield f"wss://127.0.0.1:{running.sockets[0].getsockname()[1]}/"
 
 
@@ -136,14 +144,82 @@ async def test_server_survives_clients_that_leave_early(
     assert logged.startswith("Connection failed: ") == (leaves != "politely")
 
 
-def test_client_says_what_to_do_when_no_server(
-    run_example, local_certificates, free_port
+def test_the_client_without_its_ca_file_says_how_to_make_it(run_example):
+    with pytest.raises(SystemExit) as exit_info:
+        run_example(CLIENT, "--ca-file", "certs/nowhere.pem")
+    assert exit_info.value.code == (
+        "No CA file certs/nowhere.pem: make it with "
+        "python make_local_ca.py --folder certs"
+    )
+
+
+def test_a_ca_file_that_is_no_certificate(run_example, tmp_path):
+    not_a_certificate = tmp_path / "ca.pem"
+    not_a_certificate.write_text("hello\n")
+    with pytest.raises(SystemExit) as exit_info:
+        run_example(CLIENT, "--ca-file", str(not_a_certificate))
+    assert exit_info.value.code.startswith(
+        f"{not_a_certificate} is no CA certificate: "
+    )
+
+
+@pytest.mark.parametrize(
+    ("peer", "failure"),
+    [
+        ("not_http", "No TLS at {url} ("),  # TLS fails: wrong version...
+        ("echo", "{url} hung up on TLS: is it a wss:// server?"),  # ws://
+    ],
+)
+def test_wss_to_a_server_without_tls(
+    peer, failure, import_snippet, monkeypatch, peers, local_certificates
 ):
+    client = import_snippet(CLIENT)
+    ca_file = str(local_certificates.ca_file)
+    with getattr(peers, peer)() as plain:
+        argv = [CLIENT, "--port", str(plain.port), "--ca-file", ca_file]
+        monkeypatch.setattr(sys, "argv", argv)
+        with pytest.raises(SystemExit) as exit_info:
+            client.main()
+    url = f"wss://127.0.0.1:{plain.port}/"
+    assert exit_info.value.code.startswith(failure.format(url=url))
+    assert exit_info.value.code.endswith("is it a wss:// server?")
+
+
+def test_a_ws_url_is_refused_by_the_secure_client(run_example, local_certificates):
     ca_file = str(local_certificates.ca_file)
     with pytest.raises(SystemExit) as exit_info:
-        run_example(CLIENT, "--port", str(free_port), "--ca-file", ca_file)
-    expected = f"No server at wss://127.0.0.1:{free_port}/: start secure_echo_server.py"
-    assert exit_info.value.code == expected
+        run_example(CLIENT, "--url", "ws://127.0.0.1:8783/", "--ca-file", ca_file)
+    assert exit_info.value.code == (
+        "ws://127.0.0.1:8783/: ssl argument is incompatible with a ws:// URI"
+    )
+
+
+@pytest.mark.parametrize("missing", ["--cert", "--key"])
+def test_the_server_without_its_certificate_says_how_to_make_it(
+    missing, local_certificates, run_example
+):
+    files = {
+        "--cert": local_certificates.cert_file,
+        "--key": local_certificates.key_file,
+    }
+    files[missing] = "certs/nowhere.pem"
+    arguments = [str(item) for option in files.items() for item in option]
+    with pytest.raises(SystemExit) as exit_info:
+        run_example(SERVER, *arguments)
+    assert exit_info.value.code == (
+        "No file certs/nowhere.pem: make it with python make_local_ca.py --folder certs"
+    )
+
+
+def test_the_server_with_a_key_that_is_no_key(
+    local_certificates, run_example, tmp_path
+):
+    not_a_key = tmp_path / "key.pem"
+    not_a_key.write_text("hello\n")
+    cert = str(local_certificates.cert_file)
+    with pytest.raises(SystemExit) as exit_info:
+        run_example(SERVER, "--cert", cert, "--key", str(not_a_key))
+    assert exit_info.value.code.startswith(f"Cannot use {cert} and {not_a_key}: ")
 
 
 @pytest.mark.asyncio
@@ -160,7 +236,12 @@ async def test_made_certificates_work_for_a_reader(import_snippet, tmp_path):
     assert written == [server.CERT_FILE, server.KEY_FILE]
     assert str(ca_file.relative_to(tmp_path)) == client.CA_FILE
     context = server.tls_context(cert_file, key_file)
-    async with serve(server.echo, "127.0.0.1", 0, ssl=context) as running:
+    async with serve(
+        functools.partial(server.echo, send_timeout=TIMEOUT),
+        "127.0.0.1",
+        0,
+        ssl=context,
+    ) as running:
         port = running.sockets[0].getsockname()[1]
         for host in ("127.0.0.1", "localhost"):
             reply = await client.echo_securely(
