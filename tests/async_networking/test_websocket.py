@@ -6,8 +6,8 @@ stall, which must wait for a limit, run at once against a server whose
 limits are a fraction of a second (`strict`). Each hostile client is
 followed by a well-behaved one that must be echoed. The client runs against
 the site's server, against servers of other shapes written here, and
-against websocketd (Go); the server is driven by Node.js's own WebSocket
-client and by curl.
+against websocketd (Go); the server is driven by Node.js with the npm
+package `ws`, and by curl.
 """
 
 from __future__ import annotations
@@ -346,16 +346,16 @@ def test_the_client_names_each_cause(import_snippet, error, reason):
 
 
 @pytest.mark.interop(CLIENT, "websocketd", "text messages echoed, over IPv6")
-def test_the_client_against_websocketd(websocketd_cat, run_example):
-    with websocketd_cat(host="::1") as daemon:
+def test_the_client_against_websocketd(websocketd, run_example):
+    with websocketd("cat", host="::1") as daemon:
         run_example(CLIENT, "--url", ws_url(daemon, "/"))
 
 
 @pytest.mark.interop(CLIENT, "websocketd", "wss://: trusted with --cafile only")
 def test_the_client_against_websocketd_over_tls(
-    websocketd_cat, local_certificates, import_snippet, monkeypatch, capsys
+    websocketd, local_certificates, import_snippet, monkeypatch, capsys
 ):
-    with websocketd_cat(tls=True) as daemon:
+    with websocketd("cat", tls=True) as daemon:
         url = ws_url(daemon, "/", scheme="wss")
         client = import_snippet(CLIENT)
         refused = exit_message(client, monkeypatch, "--url", url)
@@ -630,15 +630,22 @@ async def test_a_client_that_reads_nothing_does_not_hold_up_the_shutdown(
 # --- The server, driven by real clients ------------------------------------------
 
 
-@pytest.mark.interop(API_SERVER, "node", "WebSocket echo for Node.js's own client")
-def test_nodes_websocket_client_is_echoed(server, node_websocket):
-    events = node_websocket(ws_url(server), "--send", "héllo", "--send", "👋")
+@pytest.mark.interop(API_SERVER, "node:ws", "WebSocket echo of text messages")
+def test_the_ws_package_of_node_is_echoed(server, node_ws):
+    events = node_ws(ws_url(server), "--send", "héllo", "--send", "👋", "--expect", "2")
     assert events == [
         {"event": "open"},
-        {"event": "message", "data": "héllo"},
-        {"event": "message", "data": "👋"},
+        {"event": "message", "binary": False, "data": "héllo"},
+        {"event": "message", "binary": False, "data": "👋"},
         {"event": "close", "code": 1000, "reason": ""},
     ]
+
+
+@pytest.mark.interop(API_SERVER, "node:ws", "WebSocket: another site's Origin gets 403")
+def test_the_ws_package_of_node_from_another_origin_is_refused(server, node_ws):
+    events = node_ws(ws_url(server), "--origin", "http://evil.example")
+    assert {"event": "refused", "status": 403} in events
+    assert {"event": "open"} not in events
 
 
 @pytest.mark.interop(API_SERVER, "curl", "WebSocket: 426 to plain HTTP, 403 Origin")
