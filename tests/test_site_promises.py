@@ -310,3 +310,30 @@ def test_every_server_has_a_port_of_its_own_listed_on_the_home_page():
         if not any(p == port and name in server for p, server in listed)
     )
     assert missing == [], "add these to the table of ports on docs/index.md"
+
+
+# --- Code that fits -------------------------------------------------------------
+# A code block in the site's content column shows 79 columns whole on a 1280 px
+# desktop (the browser tests check that no block scrolls). Every line a page
+# includes, of any file, is at most 79 columns wide; a wide character (an
+# emoji, say) takes two.
+
+MAX_COLUMNS = 79
+
+
+def display_width(line: str) -> int:
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in line)
+
+
+def test_every_included_line_fits_in_79_columns():
+    too_wide = [
+        f"{relative(path)}:{number}: {display_width(line)} columns"
+        for path in included_snippets()
+        for number, line in enumerate(
+            path.read_text(encoding="utf-8").splitlines(), start=1
+        )
+        if display_width(line) > MAX_COLUMNS and "--8<--" not in line
+    ]
+    assert too_wide == [], "wrap these lines (make format does it for Python)"
