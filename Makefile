@@ -27,7 +27,8 @@ serve: $(INSTALLED)
 test: lint build pytest
 
 lint: $(INSTALLED)
-	$(BIN)/ruff check snippets tests tools benchmarks hooks
+	$(BIN)/ruff check --line-length 79 snippets
+	$(BIN)/ruff check tests tools benchmarks hooks
 	$(BIN)/ruff format --check tests tools benchmarks hooks
 	$(BIN)/python tests/format_snippets.py --check
 
@@ -59,7 +60,8 @@ page: $(INSTALLED)
 
 ## format: format snippets and tests, and apply ruff's safe fixes (import order...)
 format: $(INSTALLED)
-	$(BIN)/ruff check --fix --quiet snippets tests tools benchmarks hooks || true
+	$(BIN)/ruff check --fix --quiet --line-length 79 snippets || true
+	$(BIN)/ruff check --fix --quiet tests tools benchmarks hooks || true
 	$(BIN)/ruff format tests tools benchmarks hooks
 	$(BIN)/python tests/format_snippets.py
 

@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 
 SNIPPETS = Path(__file__).resolve().parent.parent / "snippets"
+# A code block in the content column of the site shows 79 columns whole.
+LINE_LENGTH = 79
 OUTPUT_COMMENT = re.compile(r"^( *)#> ", flags=re.MULTILINE)
 MASKED_COMMENT = re.compile(r"^( *)# ⁣> ", flags=re.MULTILINE)  # U+2063 marks ours
 
@@ -21,7 +23,8 @@ MASKED_COMMENT = re.compile(r"^( *)# ⁣> ", flags=re.MULTILINE)  # U+2063 marks
 def ruff_format(source: str, path: Path) -> str:
     masked = OUTPUT_COMMENT.sub(r"\1# ⁣> ", source)
     result = subprocess.run(  # noqa: S603 (ruff from this environment)
-        [sys.executable, "-m", "ruff", "format", "--stdin-filename", str(path), "-"],
+        [sys.executable, "-m", "ruff", "format", "--line-length", str(LINE_LENGTH),
+         "--stdin-filename", str(path), "-"],
         input=masked, capture_output=True, text=True, encoding="utf-8", check=True,
     )  # fmt: skip
     return MASKED_COMMENT.sub(r"\1#> ", result.stdout)

@@ -74,6 +74,7 @@ def part(answer: object, key: str) -> object:
 
 
 # --8<-- [end:requests]
+# --8<-- [start:run]
 async def run(base_url: URL, cafile: str | None = None) -> None:
     # async with closes the session, and its connections, whatever happens.
     async with make_session(base_url, cafile) as session:
@@ -85,6 +86,7 @@ async def run(base_url: URL, cafile: str | None = None) -> None:
         #> {'name': 'Ada', 'tags': ['Python']}
 
 
+# --8<-- [end:run]
 # --8<-- [start:failures]
 def failure(error: Exception) -> str:
     """One line that names why a request failed."""

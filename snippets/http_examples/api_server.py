@@ -2,8 +2,9 @@
 
     python api_server.py
 
-Then, in another terminal, any client of the HTTP or aiohttp pages. With a
-certificate (see make_local_ca.py) it serves HTTPS instead:
+Then, in another terminal, any client of the HTTP or aiohttp pages; /ws is
+a WebSocket echo. With a certificate (see make_local_ca.py) it serves HTTPS
+instead:
 
     python api_server.py --port 8443 \\
         --cert certs/server.pem --key certs/server-key.pem
@@ -26,12 +27,18 @@ import ssl
 import struct
 import sys
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Awaitable, Iterable
 from typing import TypeVar
 
-from aiohttp import BodyPartReader, hdrs, web
+from aiohttp import BodyPartReader, WSCloseCode, WSMsgType, hdrs, web
 from aiohttp.http_exceptions import HttpProcessingError
+
+try:
+    from asyncio import timeout  # Python 3.11 and later
+except ImportError:  # pragma: no cover (Python 3.10, where aiohttp needs it)
+    from async_timeout import timeout
 
 try:
     import resource  # Unix: how many files this process may open
@@ -48,6 +55,7 @@ MAX_NOTE_LENGTH = 1000  # characters in a note's text
 MAX_NESTING = 64  # levels of lists and objects in a JSON body
 MAX_TRACKED_KEYS = 1000  # /flaky forgets the oldest keys beyond this
 SPARE_FILES = 32  # file descriptors kept for all but connections
+GOODBYE_TIMEOUT = 1.0  # s for WebSocket clients to answer, on shutdown
 NO_LINGER = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() resets
 
 log = logging.getLogger("api_server")
@@ -67,11 +75,15 @@ class Limits:
     max_connections: int = 512  # open at once: 503 beyond
     max_notes: int = 1000  # notes stored: 507 beyond
     max_notes_size: int = 1024 * 1024  # bytes of notes stored, as JSON
+    ws_message_timeout: float = 60.0  # s to send a WebSocket message
+    ws_max_message_size: int = 64 * 1024  # bytes in a message: 1009 at it
+    ws_heartbeat: float = 20.0  # s between pings; a pong due in half that
 
 
 # --8<-- [end:limits]
 LIMITS = web.AppKey("limits", Limits)
 SERVED = web.AppKey("served", frozenset)
+ORIGINS = web.AppKey("origins", frozenset)
 ATTEMPTS = web.AppKey("attempts", OrderedDict)
 
 
@@ -425,9 +437,96 @@ async def hash_file(request: web.Request, limit: int) -> dict:
 
 
 # --8<-- [end:upload]
+# --8<-- [start:websocket]
+WEBSOCKETS = web.AppKey("websockets", weakref.WeakSet)
+
+
+async def websocket_echo(request: web.Request) -> web.WebSocketResponse:
+    """GET /ws: a WebSocket that sends every message back."""
+    limits = request.app[LIMITS]
+    websocket = web.WebSocketResponse(
+        heartbeat=limits.ws_heartbeat,  # a ping; no pong in time: closed
+        max_msg_size=limits.ws_max_message_size,  # 1009 at this size
+    )
+    if not websocket.can_prepare(request).ok:  # a plain GET, say
+        raise web.HTTPUpgradeRequired(text="connect with a WebSocket client")
+    check_origin(request)
+    await websocket.prepare(request)  # 101 Switching Protocols
+    request.app[WEBSOCKETS].add(websocket)  # to close it on shutdown
+    # send_or_drop() resets a client that does not read its echoes.
+    with contextlib.suppress(ConnectionResetError):
+        await echo_messages(request, websocket, limits.ws_message_timeout)
+    return websocket
+
+
+# --8<-- [end:websocket]
+# --8<-- [start:ws_echo]
+async def echo_messages(
+    request: web.Request, websocket: web.WebSocketResponse, seconds: float
+) -> None:
+    """Echo until the client closes, or sends nothing for `seconds`."""
+    try:
+        while True:
+            # One deadline for a whole message, pings included: aiohttp's
+            # receive_timeout starts again at each frame, a ping too.
+            async with timeout(seconds):
+                message = await websocket.receive()
+            if message.type is WSMsgType.TEXT:
+                await send_or_drop(request, websocket.send_str(message.data))
+            elif message.type is WSMsgType.BINARY:
+                data = message.data
+                await send_or_drop(request, websocket.send_bytes(data))
+            else:  # closed by the client, or on an error (1009, 1002...)
+                return
+    except asyncio.TimeoutError:
+        reason = f"no message within {seconds} s"
+        closing = websocket.close(
+            code=WSCloseCode.POLICY_VIOLATION, message=reason.encode()
+        )
+        await send_or_drop(request, closing)
+
+
+# --8<-- [end:ws_echo]
+# --8<-- [start:origin]
+def check_origin(request: web.Request) -> None:
+    """Let only this server's own pages, and the --allow-origin ones, in.
+
+    A browser says which page opened a WebSocket, and would send this
+    server's cookies along: a page of another site must not get to use
+    them (cross-site WebSocket hijacking). Programs send no Origin.
+    """
+    origin = request.headers.get(hdrs.ORIGIN)
+    if origin is None:
+        return
+    host = request.headers.get(hdrs.HOST, "").lower()  # checked already
+    ours = {f"http://{host}", f"https://{host}"} | request.app[ORIGINS]
+    if origin.lower() not in ours:
+        raise web.HTTPForbidden(text=f"origin {origin!r} may not connect")
+
+
+# --8<-- [end:origin]
+# --8<-- [start:ws_shutdown]
+async def close_websockets(app: web.Application) -> None:
+    """On shutdown: tell each WebSocket client, with 1001 Going Away.
+
+    All at once, and for a second at most: close() waits for the client
+    to answer, and for ever for a client that reads nothing.
+    """
+    closing = [
+        websocket.close(code=WSCloseCode.GOING_AWAY, message=b"shutdown")
+        for websocket in list(app[WEBSOCKETS])
+    ]
+    with contextlib.suppress(asyncio.TimeoutError):
+        async with timeout(GOODBYE_TIMEOUT):
+            await asyncio.gather(*closing)
+
+
+# --8<-- [end:ws_shutdown]
 # --8<-- [start:app]
 def make_app(
-    limits: Limits | None = None, served: Iterable[str] = SERVED_NAMES
+    limits: Limits | None = None,
+    served: Iterable[str] = SERVED_NAMES,
+    origins: Iterable[str] = (),
 ) -> web.Application:
     limits = limits or Limits()
     # client_max_size: request.read(), .json() and .post() refuse a body
@@ -438,6 +537,9 @@ def make_app(
     )
     app[LIMITS] = limits
     app[SERVED] = frozenset(name.lower() for name in served)
+    app[ORIGINS] = frozenset(origin.lower() for origin in origins)
+    app[WEBSOCKETS] = weakref.WeakSet()
+    app.on_shutdown.append(close_websockets)
     app[NOTES] = NoteStore(limits.max_notes, limits.max_notes_size)
     app[ATTEMPTS] = OrderedDict()
     app.add_routes(
@@ -453,6 +555,7 @@ def make_app(
             web.get("/delay", delay),
             web.get("/download", download),
             web.post("/upload", upload),
+            web.get("/ws", websocket_echo),
         ]
     )
     return app
@@ -643,6 +746,12 @@ def main() -> None:
         default=[],
         help="a name to serve besides --host, 127.0.0.1, localhost and ::1",
     )
+    parser.add_argument(
+        "--allow-origin",
+        action="append",
+        default=[],
+        help="a page's origin that may open /ws: http://127.0.0.1:3000",
+    )
     for limit in dataclasses.fields(Limits):  # --idle-timeout, --max-notes...
         option = "--" + limit.name.replace("_", "-")
         parser.add_argument(option, type=limit.type, default=limit.default)
@@ -653,7 +762,8 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)  # bugs, in full, on stderr
     log_client_faults_briefly()
     context = tls_context(args.cert, args.key) if args.cert else None
-    app = make_app(limits, [*SERVED_NAMES, args.host, *args.serve_name])
+    served = [*SERVED_NAMES, args.host, *args.serve_name]
+    app = make_app(limits, served, args.allow_origin)
     # Bind here: an IPv6 address (--host ::1) needs its family, and a port
     # in use deserves one line, not a traceback (--port 0 picks a free one).
     try:

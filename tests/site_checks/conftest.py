@@ -30,6 +30,28 @@ T = TypeVar("T")
 
 # A desktop's window: the navigation and the table of contents beside the page.
 VIEWPORT = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}  # a common phone, in CSS pixels
+# Blocks of a program's code (those with a file name as their title: every
+# include of a snippet has one) whose lines do not fit and scroll sideways.
+# Console transcripts and outputs may be wider: they show what was typed.
+SCROLLING_CODE = """() => [...document.querySelectorAll('div.highlight')]
+  .filter(block => block.querySelector(':scope > span.filename'))
+  .map(block => block.querySelector('pre > code'))
+  .filter(code => code && code.offsetParent !== null
+                  && code.scrollWidth > code.clientWidth + 1)
+  .map(code => code.textContent.split('\\n')
+                   .reduce((a, b) => (b.length > a.length ? b : a), ''))"""
+# What overflows a phone's width: the page, a table, a figure.
+OVERFLOWING = """() => ({
+  page: document.documentElement.scrollWidth,
+  tables: [...document.querySelectorAll('.md-typeset__table')]
+    .filter(box => box.offsetParent !== null && box.scrollWidth > box.clientWidth + 1)
+    .map(box => box.querySelector('th, td')?.textContent ?? 'a table'),
+  figures: [...document.querySelectorAll('.md-content img, .md-content svg')]
+    .filter(img => img.offsetParent !== null
+                   && img.getBoundingClientRect().right > window.innerWidth + 1)
+    .map(img => img.getAttribute('src') || 'an inline svg'),
+})"""
 ACTION_TIMEOUT_MS = 10_000  # for one click or one load; the test's own limit is 60 s
 SETTLE_TIMEOUT = 5.0  # seconds for the requests still in flight after a scenario
 LOCAL_SCHEMES = {"data", "blob", "about"}  # URLs that never touch the network
@@ -189,6 +211,18 @@ class Tab:
             await self.page.evaluate(AXE_SCRIPT)
         options = {"runOnly": {"type": "rule", "values": rules}} if rules else {}
         return summarise_violations(await self.page.evaluate(RUN_AXE, options))
+
+    async def code_blocks_that_scroll(self) -> list[str]:
+        """The longest line of each visible program block that scrolls sideways."""
+        return await self.page.evaluate(SCROLLING_CODE)
+
+    async def overflow_on_a_phone(self) -> dict:
+        """The page's width, and its tables and figures too wide, on a phone."""
+        await self.page.set_viewport_size(PHONE)
+        try:
+            return await self.page.evaluate(OVERFLOWING)
+        finally:
+            await self.page.set_viewport_size(VIEWPORT)
 
     async def copy_every_code_block(self) -> dict:
         """Click every copy button; what each block shows, and what it copied."""

@@ -107,12 +107,16 @@ def included_blocks(source: Path) -> dict[str, str]:
 
 # --- One visit per page ------------------------------------------------------
 
+PHONE_WIDTH = 390  # px: conftest.PHONE, the viewport of overflow_on_a_phone()
+
 
 async def read_page(tab, path):
     response = await tab.open(path)
     reading = {
         "status": response.status,
         "heading": await tab.page.locator("h1").first.inner_text(),
+        "scrolling code": await tab.code_blocks_that_scroll(),
+        "phone": await tab.overflow_on_a_phone(),
         "light": await tab.accessibility_violations(),
         "copy": await tab.copy_every_code_block(),
         "scheme": await tab.switch_colour_scheme(),
@@ -136,6 +140,13 @@ def test_page_as_a_reader_sees_it(path, browse, subtests):
         assert record.requests, "no request recorded: is the recorder attached?"
         assert not record.off_loopback(), "\n".join(record.off_loopback())
         assert not record.failures, "\n".join(record.failures)
+    with subtests.test("a program's code shows whole lines on a 1280 px desktop"):
+        assert reading["scrolling code"] == [], "these lines do not fit"
+    with subtests.test("nothing overflows a 390 px phone"):
+        phone = reading["phone"]
+        assert phone["page"] <= PHONE_WIDTH, f"the page is {phone['page']} px wide"
+        assert phone["tables"] == [], "tables wider than the screen"
+        assert phone["figures"] == [], "figures wider than the screen"
     with subtests.test("axe-core: nothing serious, light scheme"):
         assert not reading["light"], "\n".join(reading["light"])
     with subtests.test("axe-core: nothing serious, dark scheme"):
