@@ -375,3 +375,27 @@ def test_client_against_socat(run_example, socat_tcp_echo, host, ipv6_loopback):
 @pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
 def test_client_against_ncat(run_example, ncat_tcp_echo, host, ipv6_loopback):
     run_example(CLIENT, "--host", host, "--port", str(ncat_tcp_echo.port))
+
+
+# --- Nagle's algorithm and TCP_NODELAY -------------------------------------
+
+NAGLE = "sockets/nagle_delay.py"
+
+
+def test_two_writes_then_a_read_wait_for_a_delayed_ack(run_example):
+    # The #> lines hold orders of magnitude, not times: two writes per
+    # request take 10 to 100 ms each (Linux delays the ACK by 40 ms), one
+    # write or TCP_NODELAY under 10 ms.
+    run_example(NAGLE)
+
+
+def test_the_delay_is_the_acks_and_nodelay_removes_it(import_snippet):
+    nagle = import_snippet(NAGLE)
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        server = threading.Thread(target=nagle.answer_requests, args=[listener])
+        server.start()
+        delayed = nagle.time_requests(listener.getsockname(), False, 2)
+        server.join()
+    # Linux's shortest delayed ACK is 40 ms (TCP_DELACK_MIN); a loaded
+    # machine adds to it, never takes from it.
+    assert 0.035 <= delayed < 0.2
