@@ -194,14 +194,14 @@ def test_client_that_stops_half_way_through_a_frame_is_timed_out(
 def test_a_frame_that_trickles_in_is_cut_off_at_the_deadline(
     server, client, record_wait
 ):
-    # One byte every IDLE / 2 seconds: never idle, and never done.
+    # One byte every IDLE / 3 seconds: never idle, and never done.
     dripper = server.connect()
     outcome = {}
 
     def drip() -> None:
         with dripper:
             outcome["closed after"] = slow_drip(
-                dripper, frame(b"x" * 100), every=IDLE / 2, for_at_most=10
+                dripper, frame(b"x" * 100), every=IDLE / 3, for_at_most=10
             )
 
     thread = threading.Thread(target=drip)
