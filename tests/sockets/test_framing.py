@@ -399,3 +399,7 @@ def test_the_delay_is_the_acks_and_nodelay_removes_it(import_snippet):
     # Linux's shortest delayed ACK is 40 ms (TCP_DELACK_MIN); a loaded
     # machine adds to it, never takes from it.
     assert 0.035 <= delayed < 0.2
+    # What the program prints: orders of magnitude, with their bounds.
+    assert nagle.magnitude(0.0099) == "under 10 ms"
+    assert nagle.magnitude(0.04) == "10 to 100 ms"
+    assert nagle.magnitude(0.2) == "100 ms or more"
