@@ -9,6 +9,7 @@ should be "hardly at all".
 import contextlib
 import logging
 import selectors
+import signal
 import socket
 import struct
 import threading
@@ -469,6 +470,24 @@ def test_out_of_file_descriptors_it_tries_again_after_a_pause(live_server, clien
     ):  # fmt: skip
         server.log_lines("Accepting paused: Too many open files", 2)
         assert server.process.poll() is None
+
+
+def test_ctrl_c_stops_the_selectors_loop_only_where_it_waits(import_snippet):
+    # A Ctrl+C while a step is half done (a socket accepted, not yet
+    # registered) is noted; the loop stops at its next wait, with every
+    # client's socket registered, so every one is closed. In select(), it
+    # stops at once.
+    module = import_snippet(SELECTORS)
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        server = module.EchoServer(listener, module.Limits())
+        server.on_ctrl_c(signal.SIGINT, None)
+        assert server.stop_requested
+        with pytest.raises(KeyboardInterrupt):
+            server.serve_forever()
+        assert not server.waiting
+        server.waiting = True  # as in select()
+        with pytest.raises(KeyboardInterrupt):
+            server.on_ctrl_c(signal.SIGINT, None)
 
 
 # --- Real peers ---------------------------------------------------------------
