@@ -47,15 +47,54 @@ def peer_name(peer: str) -> str:
     return f"{program.name} {version}"
 
 
+CHAPTERS = {  # snippets/ folder -> the heading of its part of the list
+    "sockets": "Sockets",
+    "tls_sockets": "TLS",
+    "http_examples": "HTTP",
+    "async_networking": "Asynchronous networking",
+    "websocket_apps": "WebSockets",
+    "building_an_app": "Build an application",
+    "protocols": "SMTP, FTP and SSH",
+    "debugging_tools": "Debugging and testing",
+    "testing_network_code": "Debugging and testing",
+}
+
+
+def page_of(example: str) -> str | None:
+    """The page that teaches a snippet: the one that includes it most often
+    (excerpts and the whole file), relative to docs/; None if none does."""
+    include = f'--8<-- "{example}'
+    counts = {
+        page.relative_to(ROOT / "docs").as_posix(): text.count(include)
+        for page in sorted((ROOT / "docs").rglob("*.md"))
+        if include in (text := page.read_text(encoding="utf-8"))
+    }
+    return max(counts, key=counts.get) if counts else None
+
+
 def render_table(records: list[Record]) -> str:
-    lines = [
-        "| Example | Peer | What the tests prove | Tests |",
-        "| --- | --- | --- | ---: |",
-    ]
+    """One section per chapter; each example, then each peer and what it proves.
+
+    A definition list rather than a table: it reads on a 390 px phone.
+    """
+    by_chapter: dict[str, list[str]] = {}
+    previous = None
     for (example, peer), proofs in grouped(records).items():
+        folder, name = example.split("/", 1)
+        lines = by_chapter.setdefault(CHAPTERS[folder], [])
+        if example != previous:
+            page = page_of(example)
+            term = f"[`{name}`]({page})" if page else f"`{name}`"
+            lines += ["", term] if lines else [term]
+            previous = example
         proves = "; ".join(sorted({record.proves for record in proofs}))
-        lines.append(f"| `{example}` | {peer_name(peer)} | {proves} | {len(proofs)} |")
-    return "\n".join(lines) + "\n"
+        count = f"{len(proofs)} test{'s' if len(proofs) > 1 else ''}"
+        lines.append(f":   **{peer_name(peer)}**: {proves} ({count})")
+    sections = []
+    for chapter in dict.fromkeys(CHAPTERS.values()):
+        if chapter in by_chapter:
+            sections.append(f"### {chapter}\n\n" + "\n".join(by_chapter[chapter]))
+    return "\n\n".join(sections) + "\n"
 
 
 def rolling_peers_are_not_older(page_table: str, expected: str) -> str:
@@ -101,6 +140,15 @@ NOTHING_TO_TALK_TO = {
     "sockets/nagle_delay.py": "times its own client against its own server",
     "sockets/tcp_keepalive.py": "sets options on a connection to itself",
     "sockets/udp_broadcast.py": "broadcasts to its own sockets on loopback",
+    "building_an_app/drop_protocol.py": "no network: frames to and from bytes",
+    "building_an_app/test_drop_app.py": "a reader's tests, against its own server",
+    # A reader's tests of their clients: against servers of their own
+    # (http.server, fake ones that misbehave), run by
+    # tests/testing_network_code/; the clients themselves meet nginx.
+    "testing_network_code/conftest.py": "a reader's fixtures: servers of its own",
+    "testing_network_code/test_json_client.py": "a reader's tests, own servers",
+    "testing_network_code/test_async_json_client.py": "a reader's tests, own servers",
+    "testing_network_code/test_loopback_only.py": "a reader's tests of the guards",
     "http_examples/make_local_ca.py": "writes certificate files",
     "websocket_apps/legacy_two_argument_handler.py": "shows what fails on purpose",
     "websocket_apps/wire_capture.py": "its own server and client, to show the bytes",

@@ -110,6 +110,8 @@ def test_importing_a_snippet_opens_no_socket(path, import_snippet):
     # Sockets are disabled in this test: a snippet that connects or listens
     # at import time, instead of in main(), fails here.
     module = import_snippet(path.relative_to(SNIPPETS).as_posix())
+    if path.name == "conftest.py" or path.name.startswith("test_"):
+        return  # a reader's tests: pytest runs them, not `python3 file.py`
     assert callable(getattr(module, "main", None)), "a snippet starts at main()"
     assert 'if __name__ == "__main__":' in path.read_text(encoding="utf-8")
 
@@ -237,6 +239,7 @@ def test_a_command_on_a_page_is_one_its_program_accepts(
     if "ArgumentParser" not in path.read_text(encoding="utf-8"):
         assert args == [], f"{where}: {script} takes no command-line arguments"
         return
+    monkeypatch.syspath_prepend(str(path.parent))  # it may import neighbours
     spec = importlib.util.spec_from_file_location(f"command_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -273,3 +276,37 @@ def test_versions_a_page_installs_are_the_tested_ones():
         if pinned.get(pin["name"].lower()) != pin["version"]
     ]
     assert wrong == [], f"the tests run {pinned}"
+
+
+# --- Ports ---------------------------------------------------------------------
+# The home page lists the default port of every server, and no two share one:
+# a reader may leave several running at once.
+
+PORT_ROW = re.compile(r"^\| (?P<port>\d+) \| (?P<server>[^|]+?) \|", re.MULTILINE)
+DEFAULT_PORT = re.compile(r"^PORT = (?P<port>\d+)\b", re.MULTILINE)
+CONFIG_PORT = re.compile(r"^\s*(?:listen [^\s:]+:|Port )(?P<port>\d+)", re.MULTILINE)
+
+
+def listening_defaults() -> set[tuple[int, str]]:
+    """(port, file) for each server snippet's PORT and each config's listen."""
+    found = set()
+    for path in SNIPPET_FILES:
+        text = path.read_text(encoding="utf-8")
+        if path.suffix == ".py" and "server" in path.stem:
+            found |= {(int(m["port"]), path.name) for m in DEFAULT_PORT.finditer(text)}
+        elif path.suffix == ".conf":
+            found |= {(int(m["port"]), path.name) for m in CONFIG_PORT.finditer(text)}
+    return {(port, name) for port, name in found if port != 0}
+
+
+def test_every_server_has_a_port_of_its_own_listed_on_the_home_page():
+    rows = PORT_ROW.findall((DOCS / "index.md").read_text(encoding="utf-8"))
+    ports = [int(port) for port, _ in rows]
+    assert len(ports) == len(set(ports)), "two rows name the same port"
+    listed = {(int(port), server) for port, server in rows}
+    missing = sorted(
+        f"{name}: {port}"
+        for port, name in listening_defaults()
+        if not any(p == port and name in server for p, server in listed)
+    )
+    assert missing == [], "add these to the table of ports on docs/index.md"

@@ -70,6 +70,10 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     properties = dict(report.user_properties)
     if "hostile" not in properties:
         return
-    row = {"test": report.nodeid, "outcome": report.outcome, **properties}
     with Path(destination).open("a", encoding="utf-8") as file:
-        file.write(json.dumps(row) + "\n")
+        # One row per fault: a test may inflict several at once.
+        for name, value in report.user_properties:
+            if name == "hostile":
+                row = {"test": report.nodeid, "outcome": report.outcome,
+                       **properties, "hostile": value}  # fmt: skip
+                file.write(json.dumps(row) + "\n")

@@ -1,15 +1,10 @@
 """Fixtures of the HTTP chapter: its shared API server, and servers that never reply."""
 
-import inspect
 import socket
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 
 import pytest
-from pytest_examples import run_code
 
 API_SERVER = "http_examples/api_server.py"
 
@@ -77,37 +72,3 @@ def run_program(import_snippet, monkeypatch, capsys):
         return capsys.readouterr().out, None
 
     return run
-
-
-# --- Faster #> checks ---------------------------------------------------------
-# pytest-examples finds the line of each print() with inspect.stack(), which
-# reads the source of every frame of the stack (pytest's included): about
-# 0.2 s per print() on this machine, seconds for a program that prints ten
-# lines. Its mock only needs the frames themselves.
-
-
-@dataclass(frozen=True)
-class _Frame:
-    frame: FrameType
-    filename: str
-
-
-class _FrameOnlyInspect:
-    """The inspect module, with a stack() that skips reading source files."""
-
-    def __getattr__(self, name: str):
-        return getattr(inspect, name)
-
-    @staticmethod
-    def stack(context: int = 1) -> list[_Frame]:
-        frames, frame = [], sys._getframe(1)
-        while frame is not None:
-            frames.append(_Frame(frame, frame.f_code.co_filename))
-            frame = frame.f_back
-        return frames
-
-
-@pytest.fixture(autouse=True)
-def _fast_print_lookup(monkeypatch):
-    assert run_code.inspect is inspect, "pytest-examples changed: drop this"
-    monkeypatch.setattr(run_code, "inspect", _FrameOnlyInspect())

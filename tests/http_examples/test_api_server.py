@@ -773,3 +773,20 @@ def test_a_tls_client_that_never_says_hello_is_dropped(
         closed_after = attacks.closed_within(silent, 5)
     assert closed_after is not None
     assert closed_after < SHORT + SLACK
+
+
+def test_running_out_of_files_is_reported_once_a_second(import_snippet, capsys):
+    # asyncio retries a failed accept() every second and reports each failure
+    # to the loop's exception handler: one line, and not one per retry. (The
+    # flood above rarely reaches accept()'s failure: the cap comes first.)
+    import errno
+
+    server = import_snippet(API_SERVER)
+    handler = server.OutOfFiles()
+    out_of_files = OSError(errno.EMFILE, "Too many open files")
+    for _ in range(3):
+        handler(None, {"message": "socket.accept() out of system resource",
+                       "exception": out_of_files})  # fmt: skip
+    assert capsys.readouterr().out == (
+        "accept() failed: Too many open files; retrying\n"
+    )

@@ -60,7 +60,7 @@ PROGRAMS: dict[str, Program] = {
         Program("GNU Wget", "wget", "wget", ("wget", "--version"), r"Wget ([\d.]+)"),
         Program("aria2", "aria2c", "aria2", ("aria2c", "--version"),
                 r"aria2 version ([\d.]+)"),
-        Program("OpenSSL s_client", "openssl", "openssl", ("openssl", "version"),
+        Program("OpenSSL", "openssl", "openssl", ("openssl", "version"),
                 r"OpenSSL ([\d.]+)"),
         Program("socat", "socat", "socat", ("socat", "-V"), r"socat version ([\d.]+)"),
         Program("Ncat", "ncat", "ncat", ("ncat", "--version"), r"Version ([\d.]+)"),
@@ -76,6 +76,9 @@ PROGRAMS: dict[str, Program] = {
                 r"tcpdump version ([\d.]+)"),
         # Not a peer: it makes Chromium trust the local CA (tests/peers/websocket.py).
         Program("NSS certutil", "certutil", "libnss3-tools"),
+        Program("TShark", "tshark", "tshark", ("tshark", "--version"),
+                r"TShark \(Wireshark\) ([\d.]+)"),
+        Program("ss", "ss", "iproute2", ("ss", "--version"), r"iproute2-([\d.]+)"),
     ]
 }  # fmt: skip
 
