@@ -137,6 +137,9 @@ NOTHING_TO_TALK_TO = {
     "sockets/stream_boundaries.py": "a socket pair within one process",
     "sockets/udp_limits.py": "a datagram to itself, to measure the limits",
     "sockets/socket_errors.py": "provokes each error with sockets of its own",
+    "sockets/nagle_delay.py": "times its own client against its own server",
+    "sockets/tcp_keepalive.py": "sets options on a connection to itself",
+    "sockets/udp_broadcast.py": "broadcasts to its own sockets on loopback",
     "building_an_app/drop_protocol.py": "no network: frames to and from bytes",
     "building_an_app/test_drop_app.py": "a reader's tests, against its own server",
     # A reader's tests of their clients: against servers of their own
