@@ -153,6 +153,23 @@ NOTHING_TO_TALK_TO = {
     "websocket_apps/legacy_two_argument_handler.py": "shows what fails on purpose",
     "websocket_apps/wire_capture.py": "its own server and client, to show the bytes",
     "async_networking/sync_vs_async.py": "a benchmark of its own servers",
+    # Find your error (docs/errors.md): each program makes its errors happen
+    # with servers of its own; the pages it links to meet the real peers.
+    **{
+        f"error_index/{name}.py": "provokes each error with servers of its own"
+        for name in (
+            "socket_messages",
+            "tls_messages",
+            "requests_messages",
+            "aiohttp_messages",
+            "asyncio_messages",
+            "websocket_messages",
+            "smtp_ftp_messages",
+            "ssh_messages",
+        )
+    },
+    "error_index/message_text.py": "no network: rewrites a message",
+    "error_index/legacy_event_loop.py": "no network: an old asyncio start",
 }
 
 
