@@ -4,8 +4,8 @@ Starts snippets/sockets/threaded_echo_server.py (or the selectors one) on a free
 loopback port, then runs 1, 10 and 100 clients, each on its own connection
 and thread, for a bounded time and count. Prints a Markdown table of medians.
 
-    python benchmarks/threaded_echo_benchmark.py
-    python benchmarks/threaded_echo_benchmark.py --server selectors
+    python3 benchmarks/threaded_echo_benchmark.py
+    python3 benchmarks/threaded_echo_benchmark.py --server selectors
 
 Figures vary with the machine and its load: they are measured by hand, never
 asserted by a test.
@@ -113,14 +113,17 @@ def main() -> None:
     process, port = start_server(SERVERS[args.server])
     try:
         print(f"{args.server} server, Python {platform.python_version()},")
-        print(f"{platform.system()} {platform.release()}, {os.cpu_count()} CPUs\n")
-        print("| clients | round trips/s (64 B) | MB/s (64 KiB messages) |")
+        print(f"{platform.system()} {platform.release()}, {os.cpu_count()} CPUs")
+        # The machine's load matters as much as its speed: say what it was.
+        print(f"load average at the start: {os.getloadavg()[0]:.1f}\n")
+        print("| clients | round trips/s (64 B) | MB/s (64 KiB) |")
         print("| ---: | ---: | ---: |")
         for clients in CLIENT_COUNTS:
             small = median_rate(port, clients, WORKLOADS["round trips"], args.repeats)
             size = WORKLOADS["throughput"]
             large = median_rate(port, clients, size, args.repeats) * size / 1e6
             print(f"| {clients} | {small:,.0f} | {large:,.0f} |", flush=True)
+        print(f"\nload average at the end: {os.getloadavg()[0]:.1f}")
     finally:
         process.terminate()  # the figures are in; no need for a clean stop
         process.wait(timeout=TIMEOUT)

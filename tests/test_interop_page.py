@@ -137,6 +137,9 @@ NOTHING_TO_TALK_TO = {
     "sockets/stream_boundaries.py": "a socket pair within one process",
     "sockets/udp_limits.py": "a datagram to itself, to measure the limits",
     "sockets/socket_errors.py": "provokes each error with sockets of its own",
+    "sockets/nagle_delay.py": "times its own client against its own server",
+    "sockets/tcp_keepalive.py": "sets options on a connection to itself",
+    "sockets/udp_broadcast.py": "broadcasts to its own sockets on loopback",
     "building_an_app/drop_protocol.py": "no network: frames to and from bytes",
     "building_an_app/test_drop_app.py": "a reader's tests, against its own server",
     # A reader's tests of their clients: against servers of their own
@@ -150,6 +153,23 @@ NOTHING_TO_TALK_TO = {
     "websocket_apps/legacy_two_argument_handler.py": "shows what fails on purpose",
     "websocket_apps/wire_capture.py": "its own server and client, to show the bytes",
     "async_networking/sync_vs_async.py": "a benchmark of its own servers",
+    # Find your error (docs/errors.md): each program makes its errors happen
+    # with servers of its own; the pages it links to meet the real peers.
+    **{
+        f"error_index/{name}.py": "provokes each error with servers of its own"
+        for name in (
+            "socket_messages",
+            "tls_messages",
+            "requests_messages",
+            "aiohttp_messages",
+            "asyncio_messages",
+            "websocket_messages",
+            "smtp_ftp_messages",
+            "ssh_messages",
+        )
+    },
+    "error_index/message_text.py": "no network: rewrites a message",
+    "error_index/legacy_event_loop.py": "no network: an old asyncio start",
 }
 
 

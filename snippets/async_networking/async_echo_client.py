@@ -2,8 +2,8 @@
 
 Start async_echo_server.py first, then:
 
-    python async_echo_client.py
-    python async_echo_client.py --host ::1    # over IPv6
+    python3 async_echo_client.py
+    python3 async_echo_client.py --host ::1    # over IPv6
 """
 
 import argparse
@@ -82,10 +82,12 @@ def main() -> None:
         sys.exit(f"No echo from {where} within {seconds} s")
     except OSError as error:  # closed or reset by the server, a bad name
         sys.exit(f"Echo from {where} failed: {error.strerror or error}")
+    # --8<-- [start:print]
     for echo in echoes:
         print(echo.decode())
         #> Hello, asyncio! 👋
         #> Each line comes back on its own
+    # --8<-- [end:print]
 
 
 if __name__ == "__main__":

@@ -2,8 +2,8 @@
 
 Run it, then run async_echo_client.py in another terminal:
 
-    python async_echo_server.py
-    python async_echo_server.py --host ::1    # IPv6 loopback
+    python3 async_echo_server.py
+    python3 async_echo_server.py --host ::1    # IPv6 loopback
 
 Ctrl+C (or SIGTERM) stops it: it stops accepting, lets open connections
 finish for a few seconds, then closes the rest.

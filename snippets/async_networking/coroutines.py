@@ -2,12 +2,13 @@
 
 Run it:
 
-    python coroutines.py
+    python3 coroutines.py
 """
 
 import asyncio
 
 
+# --8<-- [start:log]
 def log(event: str) -> None:
     # Every line the program prints, in the order it printed them:
     print(event)
@@ -20,6 +21,10 @@ def log(event: str) -> None:
     #> ['fast', 'medium', 'slow']
 
 
+# --8<-- [end:log]
+
+
+# --8<-- [start:coroutines]
 async def wait_and_report(name: str, seconds: float) -> str:
     log(f"{name} starts")
     # await hands control back to the event loop until the sleep is over;
@@ -39,6 +44,9 @@ async def run_all() -> None:
         wait_and_report("slow", 0.3),
     )
     log(str(finished))  # the results, in the order of gather's arguments
+
+
+# --8<-- [end:coroutines]
 
 
 def main() -> None:

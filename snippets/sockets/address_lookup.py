@@ -1,7 +1,7 @@
 """What getaddrinfo() returns: the addresses a socket can connect to or bind.
 
-    python address_lookup.py
-    python address_lookup.py --host localhost
+    python3 address_lookup.py
+    python3 address_lookup.py --host localhost
 
 Numeric hosts such as 127.0.0.1 and ::1 are parsed, not looked up: no query
 leaves the machine. A name such as localhost is looked up, and its answer

@@ -1,6 +1,6 @@
 """Sockets carry bytes, programs want text: encoding, decoding, cut characters.
 
-python bytes_and_text.py
+python3 bytes_and_text.py
 """
 
 import codecs

@@ -2,7 +2,7 @@
 
 Start dual_stack_server.py first, then:
 
-    python dual_stack_client.py
+    python3 dual_stack_client.py
 """
 
 import argparse
@@ -62,9 +62,11 @@ def main() -> None:
             sys.exit(f"{where} did not answer within {args.timeout} s")
         except OSError as error:  # a reset, a cut-off echo, a bad address
             sys.exit(f"Echo from {where} failed: {error.strerror or error}")
+        # --8<-- [start:print]
         print(f"{host:>9} over {family}: {reply.decode()}")
         #>       ::1 over AF_INET6: Hello, IPv6 👋
         #> 127.0.0.1 over AF_INET: Hello, IPv6 👋
+        # --8<-- [end:print]
 
 
 if __name__ == "__main__":

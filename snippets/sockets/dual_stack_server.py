@@ -2,9 +2,9 @@
 
 Run it, then connect over either family:
 
-    python dual_stack_server.py
-    python dual_stack_client.py
-    python tcp_echo_client.py --host ::1 --port 8768
+    python3 dual_stack_server.py
+    python3 dual_stack_client.py
+    python3 tcp_echo_client.py --host ::1 --port 8768
 
 With --host ::, one dual-stack socket serves every interface in both families:
 do that only for a server that other machines must reach.

@@ -3,10 +3,10 @@
 Each message travels as a frame: its length as 4 bytes (big-endian), then the
 message itself. Start framed_echo_server.py first, then:
 
-    python framed_echo_client.py
-    python framed_echo_client.py --host ::1             # over IPv6
-    python framed_echo_client.py --port 8770            # threaded_echo_server
-    python framed_echo_client.py --port 8771            # selectors_echo_server
+    python3 framed_echo_client.py
+    python3 framed_echo_client.py --host ::1     # over IPv6
+    python3 framed_echo_client.py --port 8770    # threaded_echo_server.py
+    python3 framed_echo_client.py --port 8771    # selectors_echo_server.py
 """
 
 import argparse
@@ -94,12 +94,14 @@ def main() -> None:
         sys.exit(f"{where} did not answer within {args.timeout} s")
     except OSError as error:  # a reset, a cut or oversized frame, a bad name
         sys.exit(f"Echo from {where} failed: {error.strerror or error}")
+    # --8<-- [start:print]
     for reply in replies:
         print(repr(reply.decode()))
         #> 'Hello'
         #> 'framed'
         #> 'world 👋'
         #> ''
+    # --8<-- [end:print]
 
 
 if __name__ == "__main__":

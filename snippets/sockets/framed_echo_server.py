@@ -3,8 +3,8 @@
 Each frame is a 4-byte big-endian length, then that many bytes. Run it, then
 run framed_echo_client.py in another terminal:
 
-    python framed_echo_server.py
-    python framed_echo_server.py --host ::1    # IPv6 loopback
+    python3 framed_echo_server.py
+    python3 framed_echo_server.py --host ::1    # IPv6 loopback
 
 It serves one connection at a time: while one client sends, the next waits,
 for as long as the limits below allow. See "Serving many clients" for

@@ -3,13 +3,14 @@
 It speaks the protocol of framed_echo_server.py (a 4-byte big-endian length,
 then the message), so framed_echo_client.py talks to it unchanged:
 
-    python selectors_echo_server.py
-    python framed_echo_client.py --port 8771
+    python3 selectors_echo_server.py
+    python3 framed_echo_client.py --port 8771
 """
 
 import argparse
 import errno
 import selectors
+import signal
 import socket
 import struct
 import time
@@ -160,6 +161,8 @@ class EchoServer:
         self.limits = limits
         self.selector = selectors.DefaultSelector()
         self.paused_until: float | None = None  # accept() ran out of fds
+        self.waiting = False  # in select(): Ctrl+C may stop us at once
+        self.stop_requested = False  # Ctrl+C came while a step was half done
 
     def serve_forever(self) -> None:
         """Wait for whichever socket is ready, or for the next clock."""
@@ -167,7 +170,7 @@ class EchoServer:
         self.selector.register(self.listener, selectors.EVENT_READ)
         try:
             while True:
-                ready = self.selector.select(self.time_to_next_clock())
+                ready = self.wait_for_events()
                 for key, events in ready:
                     if key.fileobj is self.listener:
                         self.accept()
@@ -178,6 +181,24 @@ class EchoServer:
             for conn in self.clients():
                 conn.sock.close()
             self.selector.close()
+
+    def wait_for_events(self) -> list:
+        """select(): the one place where Ctrl+C stops the loop."""
+        self.waiting = True
+        try:
+            if self.stop_requested:
+                raise KeyboardInterrupt
+            return self.selector.select(self.time_to_next_clock())
+        finally:
+            self.waiting = False
+
+    def on_ctrl_c(self, signum, frame) -> None:
+        # Ctrl+C would raise KeyboardInterrupt at whatever line runs: between
+        # accept() and register(), say, leaving that socket open. Stop now
+        # only if waiting; otherwise once this turn of the loop is done.
+        if self.waiting:
+            raise KeyboardInterrupt
+        self.stop_requested = True
 
     def service(self, conn: Connection, events: int) -> None:
         """Do what is ready without waiting; an error closes this client."""
@@ -300,7 +321,9 @@ def main() -> None:
         host, port = listener.getsockname()[:2]
         print(f"Listening on {shown(host)}:{port}", flush=True)
         try:
-            EchoServer(listener, limits).serve_forever()
+            server = EchoServer(listener, limits)
+            signal.signal(signal.SIGINT, server.on_ctrl_c)
+            server.serve_forever()
         except KeyboardInterrupt:
             print("Server stopped")
 

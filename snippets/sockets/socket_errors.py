@@ -1,6 +1,6 @@
 """The errors a socket program meets, each one reproduced on loopback.
 
-    python socket_errors.py
+    python3 socket_errors.py
 
 Every scenario makes its own sockets on free ports of 127.0.0.1, so the
 program needs no server and leaves nothing behind.

@@ -1,6 +1,6 @@
 """A byte stream keeps no message boundaries: what one recv() returns.
 
-    python stream_boundaries.py
+    python3 stream_boundaries.py
 
 socket.socketpair() gives two connected stream sockets in one program, so the
 example needs no server; a TCP connection behaves the same way.

@@ -2,8 +2,8 @@
 
 Start tcp_echo_server.py first, then:
 
-    python tcp_echo_client.py
-    python tcp_echo_client.py --host ::1 --port 8765    # over IPv6
+    python3 tcp_echo_client.py
+    python3 tcp_echo_client.py --host ::1 --port 8765    # over IPv6
 """
 
 import argparse
@@ -69,9 +69,9 @@ def main() -> None:
         sys.exit(f"{where} did not answer within {args.timeout} s")
     except OSError as error:  # a reset, a cut-off echo, an unknown name
         sys.exit(f"Echo from {where} failed: {error.strerror or error}")
-    # --8<-- [end:errors]
     print(reply.decode())
     #> Hello, TCP! 👋
+    # --8<-- [end:errors]
 
 
 if __name__ == "__main__":

@@ -2,8 +2,8 @@
 
 Run it, then run tcp_echo_client.py in another terminal:
 
-    python tcp_echo_server.py
-    python tcp_echo_server.py --host ::1    # IPv6 loopback
+    python3 tcp_echo_server.py
+    python3 tcp_echo_server.py --host ::1    # IPv6 loopback
 
 It serves one client at a time: while one client sends, the next waits, for
 as long as the limits below allow. See "Serving many clients" for servers

@@ -3,8 +3,8 @@
 It speaks the protocol of framed_echo_server.py (a 4-byte big-endian length,
 then the message), so framed_echo_client.py talks to it unchanged:
 
-    python threaded_echo_server.py
-    python framed_echo_client.py --port 8770
+    python3 threaded_echo_server.py
+    python3 framed_echo_client.py --port 8770
 """
 
 import argparse

@@ -2,8 +2,8 @@
 
 Start udp_echo_server.py first, then:
 
-    python udp_echo_client.py
-    python udp_echo_client.py --host ::1    # over IPv6
+    python3 udp_echo_client.py
+    python3 udp_echo_client.py --host ::1    # over IPv6
 """
 
 import argparse
@@ -64,6 +64,7 @@ def main() -> None:
     message = "Hello, UDP! 👋".encode()
     host, port = args.host, args.port
     where = address(host, port)
+    # --8<-- [start:report]
     try:
         reply = echo(message, host, port, args.timeout, args.attempts)
     # On a connected UDP socket, the "port unreachable" answer of the peer's
@@ -76,6 +77,7 @@ def main() -> None:
         sys.exit(f"Echo from {where} failed: {error.strerror or error}")
     print(reply.decode())
     #> Hello, UDP! 👋
+    # --8<-- [end:report]
 
 
 if __name__ == "__main__":

@@ -2,8 +2,8 @@
 
 Run it, then run udp_echo_client.py in another terminal:
 
-    python udp_echo_server.py
-    python udp_echo_server.py --host ::1    # IPv6 loopback
+    python3 udp_echo_server.py
+    python3 udp_echo_server.py --host ::1    # IPv6 loopback
 """
 
 import argparse

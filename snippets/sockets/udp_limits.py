@@ -1,6 +1,6 @@
 """What UDP does at its limits, on loopback: truncation, size, loss.
 
-python udp_limits.py
+python3 udp_limits.py
 """
 
 import errno

@@ -424,3 +424,16 @@ def test_client_against_socat(run_example, socat_tcp_echo, host, ipv6_loopback):
 @pytest.mark.interop(CLIENT, "ncat", "lines echoed by ncat running cat")
 def test_client_against_ncat(run_example, ncat_tcp_echo):
     run_example(CLIENT, "--host", "::1", "--port", str(ncat_tcp_echo.port))
+
+
+@pytest.mark.asyncio
+async def test_asyncio_streams_turn_nagle_off(echo_server):
+    # What the framing page says: asyncio sets TCP_NODELAY on every TCP
+    # connection, so a line written in pieces is not held back.
+    _reader, writer = await asyncio.open_connection(echo_server.host, echo_server.port)
+    try:
+        sock = writer.get_extra_info("socket")
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+    finally:
+        writer.close()
+        await writer.wait_closed()

@@ -216,9 +216,9 @@ def test_a_missing_page_deep_in_the_site_shows_the_404_page_whole(browse):
 
 
 def test_copy_button_copies_the_tcp_client_exactly(browse):
-    # The page shows the client in its "Client" tab, whole: the copy is the
-    # file without its section markers (and without the final newline, which
-    # no copy button copies).
+    # The page shows the client whole in its "Client" tab, in a collapsed
+    # block: the copy is the file without its section markers (and without
+    # the final newline, which no copy button copies).
     snippet = (SNIPPETS / "sockets/tcp_echo_client.py").read_text(encoding="utf-8")
     expected = "\n".join(
         line for line in snippet.splitlines() if "# --8<--" not in line
@@ -227,6 +227,7 @@ def test_copy_button_copies_the_tcp_client_exactly(browse):
     async def scenario(tab):
         await tab.open("sockets/tcp/")
         await tab.page.evaluate("navigator.clipboard.writeText('')")
+        await tab.page.locator("summary", has_text="tcp_echo_client.py").click()
         await tab.page.get_by_text("Client", exact=True).first.click()
         block = tab.page.locator(".highlight").filter(
             has=tab.page.get_by_text(re.compile(r"^tcp_echo_client\.py$"))

@@ -170,7 +170,7 @@ def test_a_slow_drip_is_cut_off_at_the_deadline(server, client, record_wait):
     def drip() -> None:
         with dripper:
             outcome["closed after"] = slow_drip(
-                dripper, b"x" * 1000, every=IDLE / 2, for_at_most=10
+                dripper, b"x" * 1000, every=IDLE / 3, for_at_most=10
             )
 
     thread = threading.Thread(target=drip)

@@ -194,14 +194,14 @@ def test_client_that_stops_half_way_through_a_frame_is_timed_out(
 def test_a_frame_that_trickles_in_is_cut_off_at_the_deadline(
     server, client, record_wait
 ):
-    # One byte every IDLE / 2 seconds: never idle, and never done.
+    # One byte every IDLE / 3 seconds: never idle, and never done.
     dripper = server.connect()
     outcome = {}
 
     def drip() -> None:
         with dripper:
             outcome["closed after"] = slow_drip(
-                dripper, frame(b"x" * 100), every=IDLE / 2, for_at_most=10
+                dripper, frame(b"x" * 100), every=IDLE / 3, for_at_most=10
             )
 
     thread = threading.Thread(target=drip)
@@ -375,3 +375,31 @@ def test_client_against_socat(run_example, socat_tcp_echo, host, ipv6_loopback):
 @pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
 def test_client_against_ncat(run_example, ncat_tcp_echo, host, ipv6_loopback):
     run_example(CLIENT, "--host", host, "--port", str(ncat_tcp_echo.port))
+
+
+# --- Nagle's algorithm and TCP_NODELAY -------------------------------------
+
+NAGLE = "sockets/nagle_delay.py"
+
+
+def test_two_writes_then_a_read_wait_for_a_delayed_ack(run_example):
+    # The #> lines hold orders of magnitude, not times: two writes per
+    # request take 10 to 100 ms each (Linux delays the ACK by 40 ms), one
+    # write or TCP_NODELAY under 10 ms.
+    run_example(NAGLE)
+
+
+def test_the_delay_is_the_acks_and_nodelay_removes_it(import_snippet):
+    nagle = import_snippet(NAGLE)
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        server = threading.Thread(target=nagle.answer_requests, args=[listener])
+        server.start()
+        delayed = nagle.time_requests(listener.getsockname(), False, 2)
+        server.join()
+    # Linux's shortest delayed ACK is 40 ms (TCP_DELACK_MIN); a loaded
+    # machine adds to it, never takes from it.
+    assert 0.035 <= delayed < 0.2
+    # What the program prints: orders of magnitude, with their bounds.
+    assert nagle.magnitude(0.0099) == "under 10 ms"
+    assert nagle.magnitude(0.04) == "10 to 100 ms"
+    assert nagle.magnitude(0.2) == "100 ms or more"

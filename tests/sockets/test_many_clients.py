@@ -9,6 +9,7 @@ should be "hardly at all".
 import contextlib
 import logging
 import selectors
+import signal
 import socket
 import struct
 import threading
@@ -42,6 +43,10 @@ RELAXED = ("--idle-timeout", "5", "--deadline", "10")
 IDLE = 0.3
 DEADLINE = 0.6
 STRICT = ("--idle-timeout", str(IDLE), "--deadline", str(DEADLINE))
+# Out of descriptors: the silent clients must outlive the flood that opens
+# them, which takes more than 0.3 s on a busy machine.
+FD_IDLE = 1.0
+FD_LIMITS = ("--idle-timeout", str(FD_IDLE), "--deadline", str(2 * FD_IDLE))
 
 
 def server_id(path: str) -> str:
@@ -260,10 +265,10 @@ def test_a_frame_that_trickles_in_is_cut_off_at_the_deadline(
     strict_server, client, record_wait
 ):
     server = strict_server
-    # One byte every IDLE / 2 seconds: never idle, and never done.
+    # One byte every IDLE / 3 seconds: never idle, and never done.
     with server.connect() as dripper, ThreadPoolExecutor(1) as pool:
         drip = pool.submit(
-            slow_drip, dripper, frame(b"x" * 100), every=IDLE / 2, for_at_most=10
+            slow_drip, dripper, frame(b"x" * 100), every=IDLE / 3, for_at_most=10
         )
         record_wait(echo_of(client, server))  # served at once meanwhile
         assert drip.result() is not None, "the drip was never cut off"
@@ -445,7 +450,7 @@ def test_out_of_file_descriptors_it_pauses_and_recovers(
 ):
     # The issue this fixes: 80 clients at a limit of 64 descriptors made the
     # selectors server exit with "Too many open files".
-    with live_server(snippet, *STRICT, preexec_fn=low_file_limit(64)) as server:
+    with live_server(snippet, *FD_LIMITS, preexec_fn=low_file_limit(64)) as server:
         with flood(server.host, server.port, 80) as socks:
             assert server.wait_for_line("Accepting paused: Too many open files")
             # The silent ones are timed out; their descriptors free up, and
@@ -469,6 +474,24 @@ def test_out_of_file_descriptors_it_tries_again_after_a_pause(live_server, clien
     ):  # fmt: skip
         server.log_lines("Accepting paused: Too many open files", 2)
         assert server.process.poll() is None
+
+
+def test_ctrl_c_stops_the_selectors_loop_only_where_it_waits(import_snippet):
+    # A Ctrl+C while a step is half done (a socket accepted, not yet
+    # registered) is noted; the loop stops at its next wait, with every
+    # client's socket registered, so every one is closed. In select(), it
+    # stops at once.
+    module = import_snippet(SELECTORS)
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        server = module.EchoServer(listener, module.Limits())
+        server.on_ctrl_c(signal.SIGINT, None)
+        assert server.stop_requested
+        with pytest.raises(KeyboardInterrupt):
+            server.serve_forever()
+        assert not server.waiting
+        server.waiting = True  # as in select()
+        with pytest.raises(KeyboardInterrupt):
+            server.on_ctrl_c(signal.SIGINT, None)
 
 
 # --- Real peers ---------------------------------------------------------------

@@ -125,7 +125,7 @@ def test_client_that_stops_half_way_is_timed_out(server, client, record_wait):
 
 @pytest.mark.hostile(SERVER, "slow drip", limit="Time to send a message")
 def test_a_slow_drip_is_cut_off_at_the_deadline(server, client, record_wait):
-    # One byte every IDLE / 2 seconds: the idle timeout never fires, the
+    # One byte every IDLE / 3 seconds: the idle timeout never fires, the
     # message's deadline does.
     dripper = connect(server.host, server.port)
     outcome = {}
@@ -133,7 +133,7 @@ def test_a_slow_drip_is_cut_off_at_the_deadline(server, client, record_wait):
     def drip() -> None:
         with dripper:
             outcome["closed after"] = slow_drip(
-                dripper, b"x" * 1000, every=IDLE / 2, for_at_most=10
+                dripper, b"x" * 1000, every=IDLE / 3, for_at_most=10
             )
 
     thread = threading.Thread(target=drip)

@@ -244,6 +244,27 @@ def test_udp_limits_are_what_the_page_says(run_example):
     run_example("sockets/udp_limits.py")
 
 
+# --- Broadcast ---------------------------------------------------------------
+
+BROADCAST = "sockets/udp_broadcast.py"
+
+
+def test_a_broadcast_reaches_each_listener_on_the_broadcast_address(run_example):
+    # Linux: refused without SO_BROADCAST; a copy for each socket bound to
+    # 127.255.255.255 and the port; nothing for one bound to 127.0.0.1.
+    run_example(BROADCAST)
+
+
+@pytest.mark.parametrize("address", ["255.255.255.255", "192.0.2.255"])
+def test_a_broadcast_off_loopback_is_refused_before_it_is_sent(address):
+    # The tests' guard refuses what would reach a LAN: the limited broadcast
+    # address, and a subnet's (TEST-NET-1's here), even with SO_BROADCAST.
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+        with pytest.raises(RuntimeError, match="tests stay on loopback"):
+            sock.sendto(b"hello, LAN?", (address, 9))
+
+
 # --- Real peers ---------------------------------------------------------------
 
 
