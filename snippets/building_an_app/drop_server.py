@@ -558,8 +558,11 @@ async def drain(drop_server, ws_server, connections, accept_errors) -> None:
             for websocket in list(connections.idle_websockets)
         ]
     print(f"Draining {len(connections.tasks)} connections", flush=True)
-    if connections.tasks or closing:
+    # Until none is left: a connection accepted just before close() may
+    # start while the others finish, and is served too.
+    while connections.tasks or closing:
         await asyncio.wait([*connections.tasks, *closing])
+        closing = []
     if ws_server is not None:
         await ws_server.wait_closed()
     await drop_server.wait_closed()
