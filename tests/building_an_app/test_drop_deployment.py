@@ -206,10 +206,10 @@ def test_a_restart_under_load_loses_no_upload(
             first.wait_for("stored")
         first.running.process.terminate()  # SIGTERM: drain, then exit
         assert first.running.process.wait(timeout=10) == 0
+        first.wait_for("Drained")
         with drop_server_running(start_server, stored, *options) as second:
             lines = load.result(timeout=30)
             second.wait_for("stored")  # the new server took over
     assert [line for line in lines if not line.startswith("Stored ")] == []
     for name, content in files:
         assert (stored / name).read_bytes() == content
-    assert "Drained" in first.log
