@@ -7,6 +7,7 @@ import getpass
 import mailbox
 import os
 import re
+import signal
 import smtplib
 import socket
 import ssl
@@ -748,20 +749,30 @@ def test_few_file_descriptors_cap_the_connections(
             running.host, running.port, tmp_path, snippet.ACCOUNTS["ada"]
         )
         # More than its free descriptors: asyncio's accept() fails once.
-        with attacks.flood(*server.address, 80) as sockets:
-            # asyncio accepts all it can at once: it runs out of descriptors,
-            # stops accepting for a second, then turns the rest away.
-            replies = [greeted(sock) for sock in sockets]
-            admitted = [
-                s for s, r in zip(sockets, replies, strict=True) if r.startswith(b"220")
-            ]
-            assert len(admitted) == capacity
-            start = time.monotonic()
-            for sock in admitted:  # they leave: the server has room again
-                sock.sendall(b"QUIT\r\n")
-                assert b"221 Bye" in attacks.read_until_closed(sock, WAIT)
-            assert a_message_goes_through(server, local_certificates.ca_file)
-            record_wait(time.monotonic() - start)
+        # Stopped, the server accepts nothing: the 80 connections wait in
+        # the kernel's queue, and reach it at once when it goes on.
+        os.kill(running.process.pid, signal.SIGSTOP)
+        try:
+            with attacks.flood(*server.address, 80) as sockets:
+                os.kill(running.process.pid, signal.SIGCONT)
+                # asyncio accepts all it can at once: it runs out of
+                # descriptors, stops accepting for a second, then turns the
+                # rest away.
+                replies = [greeted(sock) for sock in sockets]
+                admitted = [
+                    s
+                    for s, r in zip(sockets, replies, strict=True)
+                    if r.startswith(b"220")
+                ]
+                assert len(admitted) == capacity
+                start = time.monotonic()
+                for sock in admitted:  # they leave: the server has room again
+                    sock.sendall(b"QUIT\r\n")
+                    assert b"221 Bye" in attacks.read_until_closed(sock, WAIT)
+                assert a_message_goes_through(server, local_certificates.ca_file)
+                record_wait(time.monotonic() - start)
+        finally:
+            os.kill(running.process.pid, signal.SIGCONT)
     assert "socket.accept() out of system resource: OSError(24," in running.output
     assert "Traceback" not in running.output
 
