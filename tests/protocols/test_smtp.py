@@ -1111,6 +1111,10 @@ def dialogue_steps(transcript: list, user: str, password: str) -> list:
                 assert command == f"AUTH PLAIN {login}"
                 command = "AUTH PLAIN {user and password, base64}"
             command = re.sub(r" size=\d+$", " size={bytes}", command)
+            # smtplib writes "mail from:" on Python 3.13, "mail FROM:" before
+            # (SMTP reads both alike): the figure shows one, on every Python.
+            command = re.sub(r"^mail from:", "mail FROM:", command)
+            command = re.sub(r"^rcpt to:", "rcpt TO:", command)
             after_data = command == "data"
             command = command.replace(client_name, "{host name}")
             steps.append(Message(0, 1, [command]))
