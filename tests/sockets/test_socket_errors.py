@@ -60,24 +60,32 @@ def ss_lines(port: int) -> list[str]:
     return [line for line in listing.splitlines() if not line.startswith("LISTEN")]
 
 
-def state_of(port: int, local_port: int) -> str:
-    """The state of the connection's end whose own port is `local_port`."""
-    for line in ss_lines(port):
+def end_of(local_port: int, peer_port: int) -> list[str]:
+    """The `ss` fields of one end of one connection (or none): a port may
+    have older connections in TIME-WAIT, from tests that used it before."""
+    for line in ss_lines(local_port):
         fields = line.split()
-        if fields[3].rsplit(":", 1)[1] == str(local_port):
-            return fields[0]
-    return "gone"
+        ports = fields[3].rsplit(":", 1)[1], fields[4].rsplit(":", 1)[1]
+        if ports == (str(local_port), str(peer_port)):
+            return fields
+    return []
+
+
+def state_of(local_port: int, peer_port: int) -> str:
+    """The state of the end whose own port is `local_port`."""
+    fields = end_of(local_port, peer_port)
+    return fields[0] if fields else "gone"
 
 
 TIMER = re.compile(r"timer:\(timewait,(?:(?P<min>\d+)min)?(?:(?P<sec>\d+)sec)?")
 
 
-def time_wait_seconds(port: int) -> int:
-    """Seconds left of the TIME-WAIT on `port`, as `ss -o` shows them."""
-    for line in ss_lines(port):
-        if line.startswith("TIME-WAIT") and (match := TIMER.search(line)):
-            return int(match["min"] or 0) * 60 + int(match["sec"] or 0)
-    raise AssertionError(f"no TIME-WAIT timer on port {port}: {ss_lines(port)}")
+def time_wait_seconds(local_port: int, peer_port: int) -> int:
+    """Seconds left of that end's TIME-WAIT, as `ss -o` shows them."""
+    line = " ".join(end_of(local_port, peer_port))
+    if line.startswith("TIME-WAIT") and (match := TIMER.search(line)):
+        return int(match["min"] or 0) * 60 + int(match["sec"] or 0)
+    raise AssertionError(f"no TIME-WAIT timer on port {local_port}: {line!r}")
 
 
 def bind_outcome(port: int, reuse_address: bool) -> str:
@@ -113,7 +121,7 @@ def close_in_turn(server_first: bool) -> dict:
             # again while an end still waits for it (bounded, no sleep).
             deadline = time.monotonic() + SETTLE_TIME
             while True:
-                both = state_of(port, port), state_of(port, client_port)
+                both = state_of(port, client_port), state_of(client_port, port)
                 if not IN_FLIGHT & set(both) or time.monotonic() > deadline:
                     return both
 
@@ -128,6 +136,7 @@ def close_in_turn(server_first: bool) -> dict:
     # The listener has closed too: a restarted server would now bind.
     return {
         "port": port,
+        "client_port": client_port,
         "steps": steps,
         "without": bind_outcome(port, reuse_address=False),
         "with": bind_outcome(port, reuse_address=True),
@@ -142,7 +151,7 @@ def test_the_side_that_closes_first_waits_and_keeps_the_port(request):
         ("client", "TIME-WAIT", "gone"),
     ]
     # Linux keeps TIME-WAIT for 60 s (TCP_TIMEWAIT_LEN), whatever the sysctls.
-    seconds = time_wait_seconds(record["port"])
+    seconds = time_wait_seconds(record["port"], record["client_port"])
     assert 50 <= seconds <= 60
     assert record["without"] == "EADDRINUSE"
     assert record["with"] == "listening"
