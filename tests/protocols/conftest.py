@@ -2,8 +2,10 @@
 
 import importlib.util
 import socket
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -66,3 +68,39 @@ def silent_server() -> Iterator[tuple[str, int]]:
     """
     with socket.create_server(("127.0.0.1", 0)) as listener:
         yield listener.getsockname()[:2]
+
+
+@dataclass
+class Ran:
+    """What a program did, as its shell would see it."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def run_program(import_snippet, monkeypatch, capsys):
+    """Run a snippet's main() as its command line does, in this process.
+
+    A message given to sys.exit() is what Python prints on stderr, with
+    exit status 1; the snippet is imported afresh for each test.
+    """
+
+    def run(path: str, *arguments: str, env: dict | None = None) -> Ran:
+        program = import_snippet(path)
+        monkeypatch.setattr(sys, "argv", [path, *arguments])
+        for name, value in (env or {}).items():
+            monkeypatch.setenv(name, value)
+        capsys.readouterr()  # what came before is not this program's
+        try:
+            program.main()
+            code = 0
+        except SystemExit as exit_info:
+            code = exit_info.code
+        out = capsys.readouterr().out
+        if isinstance(code, str):
+            return Ran(1, out, code + "\n")
+        return Ran(code or 0, out, "")
+
+    return run

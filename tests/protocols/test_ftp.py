@@ -904,42 +904,6 @@ def test_curl_without_tls_is_refused(ftp_server):
 # --- The client snippets against another server: vsftpd ------------------
 
 
-@dataclass
-class Ran:
-    """What a program did, as its shell would see it."""
-
-    returncode: int
-    stdout: str
-    stderr: str
-
-
-@pytest.fixture
-def run_program(import_snippet, monkeypatch, capsys):
-    """Run a snippet's main() as its command line does, in this process.
-
-    A message given to sys.exit() is what Python prints on stderr, with
-    exit status 1; the snippet is imported afresh for each test.
-    """
-
-    def run(path: str, *arguments: str, env: dict | None = None) -> Ran:
-        program = import_snippet(path)
-        monkeypatch.setattr(sys, "argv", [path, *arguments])
-        for name, value in (env or {}).items():
-            monkeypatch.setenv(name, value)
-        capsys.readouterr()  # what came before is not this program's
-        try:
-            program.main()
-            code = 0
-        except SystemExit as exit_info:
-            code = exit_info.code
-        out = capsys.readouterr().out
-        if isinstance(code, str):
-            return Ran(1, out, code + "\n")
-        return Ran(code or 0, out, "")
-
-    return run
-
-
 def vsftpd_arguments(daemon, ca_file: Path, *more: str) -> list[str]:
     return [
         "--host", daemon.host, "--port", str(daemon.port),
